@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Install everything the test suite needs on a fresh Debian machine, then run all of it.
+#   bash scripts/test.sh [pytest args]
+# System packages (as root, via apt): debootstrap (the Caffe 1.0 reference root),
+# graphviz (senet-proto draw), chromium (the browser test of the Netron view).
+# Python: a venv in .venv with the project and its test extras.
+# The Debian 11 Caffe root is created on first use in ~/.cache/senet-proto and reused.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
+command -v dot >/dev/null 2>&1 || need+=(graphviz)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+if [ "${#need[@]}" -gt 0 ]; then
+  echo "test.sh: installing Debian packages: ${need[*]}"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+# torch/torchvision pinned: timm needs a torchvision that imports beside its torch.
+.venv/bin/python -m pip install -q --disable-pip-version-check \
+  torch==2.14.1 torchvision==0.29.1 '.[all,test]'
+
+.venv/bin/ruff check senet_proto tests tools bench
+.venv/bin/mypy
+.venv/bin/python -m pytest -n "${SENET_PROTO_TEST_WORKERS:-2}" "$@"

@@ -1,0 +1,88 @@
+"""Read and write Caffe's protobuf files through the project's own schema.
+
+Prototxt text is printed by protobuf's text_format; nothing here builds
+prototxt by string concatenation.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from google.protobuf import text_format
+from google.protobuf.message import DecodeError
+
+from ..errors import CaffemodelError, PrototxtError
+from ..fsutil import atomic_write_text
+from . import caffe_pb2
+
+HEADER = "# mean_value: 104, 117, 123"
+
+
+def _read_bytes(path: str | os.PathLike[str], what: str, exc: type[Exception]) -> bytes:
+    p = Path(path)
+    if p.is_dir():
+        raise exc(f"{p}: is a directory, expected a {what} file")
+    try:
+        return p.read_bytes()
+    except FileNotFoundError:
+        raise exc(f"{p}: no such file") from None
+    except OSError as e:
+        raise exc(f"{p}: cannot read: {e.strerror}") from None
+
+
+def parse_prototxt(text: str | bytes, source: str = "<prototxt>", message: type | None = None):
+    """Parse prototxt text into a ``NetParameter`` (or ``message``); errors name line and column."""
+    cls = message or caffe_pb2.NetParameter
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise PrototxtError(f"{source}: not UTF-8 text (byte {e.start})") from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if not text.strip():
+        raise PrototxtError(f"{source}: empty prototxt")
+    msg = cls()
+    try:
+        text_format.Parse(text, msg, allow_unknown_extension=False)
+    except text_format.ParseError as e:
+        line, col = e.GetLine(), e.GetColumn()
+        detail = str(e).split(" : ", 1)[-1] if line is not None else str(e)
+        where = f"{source}:{line}:{col}" if line is not None and col is not None else source
+        raise PrototxtError(f"{where}: {detail}") from None
+    except (ValueError, RecursionError) as e:
+        raise PrototxtError(f"{source}: {e}") from None
+    return msg
+
+
+def read_prototxt(path: str | os.PathLike[str], message: type | None = None):
+    """Read a .prototxt file into a ``NetParameter`` (or ``message``, e.g. SolverParameter)."""
+    data = _read_bytes(path, "prototxt", PrototxtError)
+    return parse_prototxt(data, source=str(path), message=message)
+
+
+def format_prototxt(msg, header: str | None = None) -> str:
+    """Print a message as prototxt text, optionally preceded by a comment header line."""
+    body = text_format.MessageToString(msg, as_utf8=True)
+    if header is None:
+        return body
+    return header.rstrip("\n") + "\n" + body
+
+
+def write_prototxt(msg, path: str | os.PathLike[str], header: str | None = None, force: bool = False) -> None:
+    """Write a message as prototxt atomically."""
+    atomic_write_text(path, format_prototxt(msg, header), force=force)
+
+
+def read_caffemodel_proto(path: str | os.PathLike[str]) -> caffe_pb2.NetParameter:
+    """Parse a .caffemodel with plain protobuf (slow path; see ``caffe.fastblob`` for large files)."""
+    data = _read_bytes(path, "caffemodel", CaffemodelError)
+    if not data:
+        raise CaffemodelError(f"{path}: empty caffemodel")
+    msg = caffe_pb2.NetParameter()
+    try:
+        msg.ParseFromString(data)
+    except (DecodeError, RuntimeError, ValueError) as e:
+        raise CaffemodelError(f"{path}: not a valid caffemodel (protobuf decode failed: {e})") from None
+    return msg

@@ -1,0 +1,50 @@
+"""The ``senet-proto`` command line: a thin click layer over the library.
+
+Each command lives in its own module here; ``COMMANDS`` maps a command name
+to ``module:function`` and modules are imported only when that command runs,
+so ``senet-proto list`` does not pay for torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from .. import __version__
+
+COMMANDS: dict[str, str] = {
+    "list": "senet_proto.cli.generate:list_cmd",
+    "generate": "senet_proto.cli.generate:generate_cmd",
+}
+
+HELP = """senet-proto: the Caffe SENet networks, generated, converted, verified and viewed.
+
+\b
+Examples:
+  senet-proto list
+  senet-proto generate se-resnet-50 -o SE-ResNet-50.prototxt
+
+Exit codes: 0 success, 1 bad input or failed operation, 2 usage error,
+3 a verification past tolerance, 4 an internal error (a bug: please report it).
+"""
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, attr = target.split(":")
+        cmd = getattr(importlib.import_module(module), attr)
+        assert isinstance(cmd, click.Command)
+        return cmd
+
+
+@click.group(cls=LazyGroup, help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="senet-proto")
+def main() -> None:
+    pass

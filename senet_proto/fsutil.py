@@ -1,0 +1,61 @@
+"""Atomic output files: write to a temporary file beside the target, then rename.
+
+An interrupted or failed run never leaves a half-written output behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from .errors import OutputError
+
+
+def check_output_path(path: str | os.PathLike[str], force: bool = False) -> Path:
+    """Validate an output path before any work is done; raise OutputError if unusable."""
+    p = Path(path)
+    if p.is_dir():
+        raise OutputError(f"output path {p} is a directory")
+    if p.exists() and not force:
+        raise OutputError(f"output file {p} exists (use --force to overwrite)")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"output directory {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise OutputError(f"output directory {parent} is not writable")
+    return p
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike[str], mode: str = "wb", force: bool = True) -> Iterator[IO]:
+    """Open a temporary file next to ``path``; rename it over ``path`` only on success."""
+    p = check_output_path(path, force=force)
+    parent = p.parent if str(p.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=parent)
+    except OSError as e:
+        raise OutputError(f"cannot write {p}: {e.strerror}") from None
+    try:
+        with os.fdopen(fd, mode) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, p)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, force: bool = True) -> None:
+    with atomic_open(path, "wb", force=force) as f:
+        f.write(data)
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str, force: bool = True) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"), force=force)

@@ -1,0 +1,37 @@
+"""Shared fixtures.
+
+Tests that need the real Caffe use the ``caffe_root`` fixture: it creates the
+Debian 11 root on first use (needs root and debootstrap, as the README's test
+command sets up). They are skipped only when the user opts out with
+SENET_PROTO_SKIP_CAFFE=1; if the root cannot be built they fail saying why.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+OFFICIAL = SHARED / "official"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if "caffe_root" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.caffe)
+
+
+@pytest.fixture(scope="session")
+def caffe_root() -> Path:
+    if os.environ.get("SENET_PROTO_SKIP_CAFFE") == "1":
+        pytest.skip("real-Caffe tests skipped: SENET_PROTO_SKIP_CAFFE=1 was set by the user")
+    from senet_proto.errors import SenetProtoError
+    from senet_proto.reference.root import ensure_root
+
+    try:
+        return ensure_root()
+    except SenetProtoError as e:
+        pytest.fail(f"the real-Caffe reference is unavailable: {e}", pytrace=False)
