@@ -1,0 +1,21 @@
+"""Resolve what a user names on the command line: an architecture id or a prototxt file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .caffe import caffe_pb2, read_prototxt
+from .errors import PrototxtError
+
+
+def resolve_net(spec: str | Path) -> caffe_pb2.NetParameter:
+    """``se-resnet-50`` -> the generated default net; ``path/to/net.prototxt`` -> that file, parsed."""
+    from .generator import ARCHITECTURES, generate
+
+    if isinstance(spec, str) and spec in ARCHITECTURES:
+        return generate(spec)
+    path = Path(spec)
+    if not path.exists():
+        known = ", ".join(sorted(ARCHITECTURES))
+        raise PrototxtError(f"{spec}: neither a known architecture ({known}) nor an existing file")
+    return read_prototxt(path)
