@@ -49,6 +49,8 @@ def parse_prototxt(text: str | bytes, source: str = "<prototxt>", message: type 
     except text_format.ParseError as e:
         line, col = e.GetLine(), e.GetColumn()
         detail = str(e).split(" : ", 1)[-1] if line is not None else str(e)
+        if line is not None and 0 < line <= len(lines := text.splitlines()):
+            detail = detail.removeprefix(f"'{lines[line - 1]}': ")
         where = f"{source}:{line}:{col}" if line is not None and col is not None else source
         raise PrototxtError(f"{where}: {detail}") from None
     except (ValueError, RecursionError) as e:
