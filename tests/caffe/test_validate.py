@@ -21,7 +21,8 @@ def test_valid_net_with_in_place_layers_passes() -> None:
     ("body", "words"),
     [
         ('layer { name: "r" type: "ReLU" bottom: "nope" top: "x" }', "Unknown bottom blob 'nope'"),
-        ('layer { name: "a" type: "ReLU" bottom: "b" top: "b" }\nlayer { name: "b" type: "ReLU" bottom: "data" top: "b" }',
+        ('layer { name: "a" type: "ReLU" bottom: "b" top: "b" }\n'
+         'layer { name: "b" type: "ReLU" bottom: "data" top: "b" }',
          "Unknown bottom blob 'b'"),
         ('layer { name: "a" type: "ReLU" bottom: "data" top: "x" }\n'
          'layer { name: "b" type: "Sigmoid" bottom: "data" top: "x" }', "produced by multiple sources"),
