@@ -7,7 +7,6 @@ generator can validate options (input too small) and pick the final pooling.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 from ..caffe import caffe_pb2
@@ -22,7 +21,7 @@ def conv_out(size: int, kernel: int, stride: int, pad: int) -> int:
 
 def pool_out(size: int, kernel: int, stride: int, pad: int) -> int:
     """Caffe's pooling output size: ceil rounding, then drop a last window starting in the padding."""
-    out = int(math.ceil((size + 2 * pad - kernel) / stride)) + 1
+    out = -(-(size + 2 * pad - kernel) // stride) + 1
     if pad > 0 and (out - 1) * stride >= size + pad:
         out -= 1
     return out

@@ -67,7 +67,7 @@ def build_net(t: Template, opts: GenerateOptions) -> caffe_pb2.NetParameter:
     opts.validate()
     train = opts.phase == "train"
     b = NetBuilder(t.name, explicit_stride=t.explicit_stride)
-    bn_global: bool | None = False if train else True
+    bn_global: bool | None = not train
     x = _data_layers(b, opts) if train else b.input("data", opts.input_shape)
     x = _stem(b, t, x, bn_global)
     x = BODIES[t.kind](b, t, opts, x, bn_global)
