@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from ..caffe import caffe_pb2
 from ..errors import UsageError
 
-LayerParameter = caffe_pb2.LayerParameter
-
 
 def conv_out(size: int, kernel: int, stride: int, pad: int) -> int:
     return (size + 2 * pad - kernel) // stride + 1
@@ -39,7 +37,7 @@ class NetBuilder:
     def __post_init__(self) -> None:
         self.net.name = self.name
 
-    def _layer(self, name: str, type_: str, bottoms: list[str], tops: list[str]) -> LayerParameter:
+    def _layer(self, name: str, type_: str, bottoms: list[str], tops: list[str]) -> caffe_pb2.LayerParameter:
         layer = self.net.layer.add()
         layer.name = name
         layer.type = type_
@@ -47,11 +45,11 @@ class NetBuilder:
         layer.top.extend(tops)
         return layer
 
-    def _spatial(self, blob: str) -> tuple[int, int, int, int]:
+    def _spatial(self, blob: str) -> tuple[int, ...]:
         shape = self.shapes[blob]
         if len(shape) != 4:
             raise UsageError(f"layer input '{blob}' is not 4-D: {shape}")
-        return shape  # type: ignore[return-value]
+        return shape
 
     def _check_positive(self, layer: str, shape: tuple[int, ...]) -> None:
         if min(shape) <= 0:
@@ -189,6 +187,6 @@ class NetBuilder:
         self.shapes[name] = self.shapes[bottom]
         return name
 
-    def raw(self, name: str, type_: str, bottoms: list[str], tops: list[str]) -> LayerParameter:
+    def raw(self, name: str, type_: str, bottoms: list[str], tops: list[str]) -> caffe_pb2.LayerParameter:
         """A layer whose parameters the caller fills in (data, loss and accuracy layers)."""
         return self._layer(name, type_, bottoms, tops)

@@ -62,4 +62,4 @@ def parse_shape(text: str) -> tuple[int, int, int, int]:
         raise UsageError(f"--input-shape must be N,C,H,W integers, got {text!r}") from None
     if len(dims) != 4:
         raise UsageError(f"--input-shape must have four dimensions N,C,H,W, got {text!r}")
-    return dims  # type: ignore[return-value]
+    return (dims[0], dims[1], dims[2], dims[3])
