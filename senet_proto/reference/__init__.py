@@ -7,6 +7,6 @@ Axpy layers run as a Caffe Python layer (``inroot/senet_axpy.py``); the user's f
 is never changed.
 """
 
-from .api import INPUT_STD, backend_info, forward, make_weights, train
+from .api import INPUT_STD, backend_info, cached_weights, forward, gradients, make_weights, train
 
-__all__ = ["INPUT_STD", "backend_info", "forward", "make_weights", "train"]
+__all__ = ["INPUT_STD", "backend_info", "cached_weights", "forward", "gradients", "make_weights", "train"]

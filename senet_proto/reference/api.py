@@ -7,10 +7,12 @@ Axpy layers are rewritten in an in-memory copy (``netprep``).
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import logging
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from ..fsutil import atomic_write_bytes, check_output_path
 from ..progress import progress
 from . import netprep
 from .backend import get_backend, job_dir
+from .root import cache_dir
 
 log = logging.getLogger("senet_proto.reference")
 
@@ -140,6 +143,43 @@ def forward(
         return {name: np.load(job.path / f"out_{i:04d}.npy") for i, name in enumerate(result["blobs"])}
 
 
+def gradients(
+    net: NetLike,
+    inputs: Mapping[str, np.ndarray] | np.ndarray,
+    top_diffs: Mapping[str, np.ndarray],
+    *,
+    caffemodel: str | os.PathLike[str] | None = None,
+) -> dict[str, np.ndarray]:
+    """Caffe's backward pass: the gradients of the input blobs given gradients of some blobs.
+
+    Runs forward on ``inputs`` (all of the net's inputs), sets the diffs of the blobs in ``top_diffs``
+    (usually the outputs) and runs Caffe's backward over the whole net with ``force_backward``.
+    """
+    src = _load_net(net)
+    prepared, _ = netprep.rewrite_for_caffe(src)
+    named = _named_inputs(prepared, inputs)
+    missing = sorted(set(netprep.input_shapes(prepared)) - set(named))
+    if missing:
+        raise CaffeReferenceError(f"inputs missing: {', '.join(missing)}")
+    netprep.set_input_shapes(prepared, {k: v.shape for k, v in named.items()})
+    prepared.force_backward = True
+    weights = _existing(caffemodel, "caffemodel") if caffemodel is not None else None
+    with job_dir() as job:
+        (job.path / "net.prototxt").write_text(format_prototxt(prepared))
+        names = list(named)
+        for i, name in enumerate(names):
+            np.save(job.path / f"in_{i:04d}.npy", named[name])
+        diffs = list(top_diffs)
+        for i, name in enumerate(diffs):
+            np.save(job.path / f"diff_{i:04d}.npy", np.ascontiguousarray(top_diffs[name], dtype=np.float32))
+        spec: dict[str, Any] = {"cmd": "backward", "inputs": names, "top_diffs": diffs}
+        if weights is not None:
+            job.add_file("weights.caffemodel", weights)
+            spec["weights"] = "weights.caffemodel"
+        result = job.run(spec)
+        return {name: np.load(job.path / f"out_{i:04d}.npy") for i, name in enumerate(result["blobs"])}
+
+
 def _restore_layers(saved: bytes, original: caffe_pb2.NetParameter, axpy: Sequence[str]) -> bytes:
     """Caffe saved the rewritten net: give Axpy layers their type back and inputs their original shapes."""
     msg = caffe_pb2.NetParameter.FromString(saved)
@@ -221,6 +261,35 @@ def make_weights(
     return out
 
 
+def _weights_code_digest() -> str:
+    """A digest of the code that makes weights: cached files are remade when it changes."""
+    h = hashlib.sha256()
+    pkg = resources.files("senet_proto.reference")
+    for name in ("api.py", "netprep.py", "inroot/runner.py", "inroot/senet_axpy.py"):
+        h.update((pkg / name).read_bytes())
+    return h.hexdigest()
+
+
+def cached_weights(net: NetLike, *, seed: int = 0) -> Path:
+    """``make_weights`` with default settings, cached under the cache root (keyed by net, seed and code).
+
+    For tests and tools that need the same weights repeatedly; the cache lives next to the Caffe root
+    (``$XDG_CACHE_HOME/senet-proto/weights``) and is safe to delete.
+    """
+    src = _load_net(net)
+    key = hashlib.sha256()
+    key.update(src.SerializeToString(deterministic=True))
+    key.update(f"seed={int(seed)}".encode())
+    key.update(_weights_code_digest().encode())
+    name = f"{(src.name or 'net').replace('/', '_')[:40]}-{key.hexdigest()[:20]}.caffemodel"
+    directory = cache_dir() / "weights"
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    if not path.is_file():
+        make_weights(src, path, seed=seed, force=True)
+    return path
+
+
 def _solver_param(
     solver: caffe_pb2.SolverParameter | str | os.PathLike[str] | None,
 ) -> caffe_pb2.SolverParameter:
@@ -289,4 +358,4 @@ def train(
     return [float(x) for x in result["losses"]]
 
 
-__all__ = ["INPUT_STD", "backend_info", "forward", "make_weights", "train"]
+__all__ = ["INPUT_STD", "backend_info", "cached_weights", "forward", "gradients", "make_weights", "train"]

@@ -185,6 +185,26 @@ def run_forward(caffe, job):
         json.dump({"blobs": names}, f)
 
 
+def run_backward(caffe, job):
+    net = caffe.Net(path("net.prototxt"), caffe.TEST)
+    if job.get("weights"):
+        net.copy_from(path(job["weights"]))
+    load_inputs(net, job)
+    net.forward()
+    for i, name in enumerate(job["top_diffs"]):
+        diff = np.load(path("diff_%04d.npy" % i))
+        if net.blobs[name].diff.shape != diff.shape:
+            raise ValueError("the gradient for %r has shape %s, the blob %s" % (name, diff.shape,
+                                                                                 net.blobs[name].diff.shape))
+        net.blobs[name].diff[...] = diff
+    net._backward(len(net.layers) - 1, 0)
+    names = list(job["inputs"])
+    for i, name in enumerate(names):
+        np.save(path("out_%04d.npy" % i), np.ascontiguousarray(net.blobs[name].diff, dtype=np.float32))
+    with open(path("result.json"), "w") as f:
+        json.dump({"blobs": names}, f)
+
+
 def run_train(caffe, job):
     if hasattr(caffe, "set_random_seed"):
         caffe.set_random_seed(job["seed"])
@@ -212,7 +232,8 @@ def main():
         import caffe
 
         caffe.set_mode_cpu()
-        {"forward": run_forward, "weights": run_weights, "train": run_train}[JOB["cmd"]](caffe, JOB)
+        {"forward": run_forward, "backward": run_backward, "weights": run_weights,
+         "train": run_train}[JOB["cmd"]](caffe, JOB)
     except Exception as e:  # one line for the caller, the traceback on stderr
         traceback.print_exc()
         with open(path("error.txt"), "w") as f:
