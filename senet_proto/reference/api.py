@@ -114,7 +114,8 @@ def forward(
     ``inputs`` maps input blob names to arrays (or is one array for a net with one input); the input
     blobs take the arrays' shapes.  Without inputs, every input is random normal with std ``INPUT_STD``
     (seeded by ``seed``).  Without ``caffemodel`` the parameters are whatever Caffe's fillers make.
-    Blobs come back as float32 arrays in Caffe's blob order; ``blobs`` restricts which.  In-place layers
+    Blobs come back as float32 arrays in Caffe's blob order (the copies that Caffe's automatic Split
+    layers make, ``*_split_N``, are left out); ``blobs`` restricts which.  In-place layers
     (top == bottom, e.g. ReLU, BatchNorm, Scale) share one blob: it holds the value after the LAST
     layer that wrote it (e.g. ``conv1`` holds the post-ReLU value when conv1's ReLU runs in place).
     """
@@ -135,7 +136,8 @@ def forward(
         for i, name in enumerate(names):
             np.save(job.path / f"in_{i:04d}.npy", named[name])
         spec: dict[str, Any] = {"cmd": "forward", "seed": int(seed), "inputs": names, "input_std": INPUT_STD,
-                                "blobs": list(blobs) if blobs is not None else None}
+                                "blobs": list(blobs) if blobs is not None else None,
+                                "known": netprep.blob_names(prepared)}
         if weights is not None:
             job.add_file("weights.caffemodel", weights)
             spec["weights"] = "weights.caffemodel"

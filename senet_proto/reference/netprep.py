@@ -82,6 +82,14 @@ def set_input_shapes(net: caffe_pb2.NetParameter, shapes: Mapping[str, Sequence[
             layer.input_param.shape.add().dim.extend(int(d) for d in new)
 
 
+def blob_names(net: caffe_pb2.NetParameter) -> list[str]:
+    """The blobs a net names itself (inputs and the tops of its TEST-phase layers), in order."""
+    names = dict.fromkeys(net.input)
+    for layer in layers_for_phase(net, caffe_pb2.TEST):
+        names.update(dict.fromkeys(layer.top))
+    return list(names)
+
+
 def batchnorm_eps(net: caffe_pb2.NetParameter) -> dict[str, float]:
     return {layer.name: float(layer.batch_norm_param.eps)
             for layer in layers_for_phase(net, caffe_pb2.TEST) if layer.type == "BatchNorm"}

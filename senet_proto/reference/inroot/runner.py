@@ -176,7 +176,8 @@ def run_forward(caffe, job):
     else:
         random_inputs(net, job, np.random.RandomState(job["seed"]))
     net.forward()
-    wanted = job.get("blobs") or list(net.blobs)
+    known = set(job.get("known") or net.blobs)  # leaves out the Split copies Caffe inserts
+    wanted = job.get("blobs") or [b for b in net.blobs if b in known]
     missing = [b for b in wanted if b not in net.blobs]
     if missing:
         raise KeyError("no blob named %s in the net" % ", ".join(map(repr, missing)))
