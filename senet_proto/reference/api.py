@@ -7,10 +7,13 @@ Axpy layers are rewritten in an in-memory copy (``netprep``).
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import hashlib
 import itertools
 import logging
 import os
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
@@ -276,19 +279,24 @@ def cached_weights(net: NetLike, *, seed: int = 0) -> Path:
     """``make_weights`` with default settings, cached under the cache root (keyed by net, seed and code).
 
     For tests and tools that need the same weights repeatedly; the cache lives next to the Caffe root
-    (``$XDG_CACHE_HOME/senet-proto/weights``) and is safe to delete.
+    (``$XDG_CACHE_HOME/senet-proto/weights``) and is safe to delete; a new file replaces the older ones
+    of the same net name and seed.
     """
     src = _load_net(net)
     key = hashlib.sha256()
     key.update(src.SerializeToString(deterministic=True))
     key.update(f"seed={int(seed)}".encode())
     key.update(_weights_code_digest().encode())
-    name = f"{(src.name or 'net').replace('/', '_')[:40]}-{key.hexdigest()[:20]}.caffemodel"
+    prefix = f"{re.sub(r'[^A-Za-z0-9._-]+', '_', src.name or 'net')[:40]}-s{int(seed)}-"
     directory = cache_dir() / "weights"
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / name
+    path = directory / f"{prefix}{key.hexdigest()[:20]}.caffemodel"
     if not path.is_file():
         make_weights(src, path, seed=seed, force=True)
+        for old in directory.glob(f"{glob.escape(prefix)}*.caffemodel"):  # older code or another variant
+            if old != path:
+                with contextlib.suppress(OSError):
+                    old.unlink()
     return path
 
 

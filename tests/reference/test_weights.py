@@ -99,6 +99,23 @@ def test_se_resnet50_activations_stay_normalised(se_resnet50_weights):
     assert all(abs(f - 1.0) > 0.05 for f in factors)
 
 
+@pytest.mark.slow
+def test_senet154_weights_behave(caffe_root):
+    """The heaviest net: calibrated in O(n) forward steps, ~440 MiB, activations normalised, one f == 0."""
+    from senet_proto.generator import generate
+    from senet_proto.reference import cached_weights
+
+    net = generate("senet-154")
+    weights = cached_weights(net, seed=0)
+    assert abs(weights.stat().st_size - 440 * 2**20) < 0.01 * 440 * 2**20
+    factors = [f[0] for f in _bn_factors(weights).values()]
+    assert factors.count(0.0) == 1
+    out = forward(net, weights, seed=5, blobs=["conv5_3", "classifier", "prob"])
+    for name, blob in out.items():
+        assert np.isfinite(blob).all(), name
+        assert float(np.abs(blob).max()) < 1e2, (name, float(np.abs(blob).max()))
+
+
 @pytest.mark.parametrize("arch", sorted(OFFICIAL_BYTES))
 def test_caffemodel_size_matches_the_official_release(caffe_root, arch):
     from senet_proto.generator import generate
