@@ -8,6 +8,7 @@ Axpy layers are rewritten in an in-memory copy (``netprep``).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import glob
 import hashlib
 import itertools
@@ -291,12 +292,16 @@ def cached_weights(net: NetLike, *, seed: int = 0) -> Path:
     directory = cache_dir() / "weights"
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{prefix}{key.hexdigest()[:20]}.caffemodel"
-    if not path.is_file():
-        make_weights(src, path, seed=seed, force=True)
-        for old in directory.glob(f"{glob.escape(prefix)}*.caffemodel"):  # older code or another variant
-            if old != path:
-                with contextlib.suppress(OSError):
-                    old.unlink()
+    if path.is_file():
+        return path
+    with open(directory / f".{prefix}lock", "w") as lock:  # parallel test workers make each file once
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not path.is_file():
+            make_weights(src, path, seed=seed, force=True)
+            for old in directory.glob(f"{glob.escape(prefix)}*.caffemodel"):  # older code or another variant
+                if old != path:
+                    with contextlib.suppress(OSError):
+                        old.unlink()
     return path
 
 
