@@ -159,7 +159,8 @@ def test_pooled_size_matches_pytorch_ceil_mode() -> None:
          PrototxtError, "num_output must be positive"),
         ('layer { name: "r" type: "Reshape" bottom: "data" top: "x" reshape_param { shape { dim: 7 dim: -1 } } }',
          PrototxtError, "cannot infer"),
-        ('layer { name: "e" type: "Eltwise" bottom: "data" top: "x" }', PrototxtError, "1 bottoms, expected at least 2"),
+        ('layer { name: "e" type: "Eltwise" bottom: "data" top: "x" }', PrototxtError,
+         "1 bottoms, expected at least 2"),
         ('layer { name: "p" type: "Pooling" bottom: "data" top: "x" pooling_param { global_pooling: true '
          'kernel_size: 2 } }', PrototxtError, "global_pooling"),
         ('layer { name: "f" type: "InnerProduct" bottom: "data" top: "f" inner_product_param { num_output: 3 } }\n'

@@ -165,7 +165,8 @@ def whole_nets() -> dict[str, caffe_pb2.NetParameter]:
 def all_cases() -> dict[str, caffe_pb2.NetParameter]:
     cases = {f"pool_{'_'.join(map(str, c))}": pooling_case(*c) for c in POOL}
     # Caffe keeps a last window that starts past the input when pad is 0 (PyTorch's ceil_mode drops it)
-    cases |= {f"pool_{'_'.join(map(str, c))}": pooling_case(*c) for c in [(2, 2, 1, 2, 0, "MAX"), (8, 8, 2, 4, 0, "AVE")]}
+    quirks = [(2, 2, 1, 2, 0, "MAX"), (8, 8, 2, 4, 0, "AVE")]
+    cases |= {f"pool_{'_'.join(map(str, c))}": pooling_case(*c) for c in quirks}
     cases |= {f"poolhw_{h}_{w}": pooling_hw_case(h, w) for h, w in [(9, 9), (10, 7), (4, 3)]}
     cases |= {f"gpool_{h}_{w}": global_pool_case(h, w) for h, w in [(7, 7), (3, 5)]}
     cases |= {f"conv_{'_'.join(map(str, c))}": conv_case(*c) for c in CONV}
