@@ -160,3 +160,17 @@ def format_table(summary: Summary) -> str:
         f"{summary.se_macs / 1e9:.4f} G multiply-adds ({pct_m:.2f}%)",
     ]
     return "\n".join(lines) + "\n"
+
+
+def format_layers(summary: Summary) -> str:
+    """One line per layer: stage, name, type, output shape, params, MACs, SE membership."""
+    rows = [("stage", "layer", "type", "output", "params", "MACs", "SE")]
+    rows += [(r.stage, r.name, r.type, ", ".join(_fmt_shape(t) for t in r.tops), f"{r.params:,}", f"{r.macs:,}",
+              "SE" if r.se else "") for r in summary.layers]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    out = []
+    for r in rows:
+        cells = [c.ljust(w) for c, w in zip(r[:4], widths[:4], strict=True)]
+        cells += [c.rjust(w) for c, w in zip(r[4:6], widths[4:6], strict=True)] + [r[6]]
+        out.append("  ".join(cells).rstrip())
+    return "\n".join(out) + "\n"
