@@ -190,8 +190,8 @@ def build_graph(net: caffe_pb2.NetParameter, rankdir: str = "TB", stages: Sequen
         pnode.set("style", "rounded")
         pnode.set("margin", "0")
         parent.add_node(pnode)
-    for src, dst, label in edges:
-        graph.add_edge(pydot.Edge(src, dst, label=f" {label}" if label else ""))
+    for src_id, dst_id, label in edges:
+        graph.add_edge(pydot.Edge(src_id, dst_id, label=f" {label}" if label else ""))
     log.info("graph: %d boxes (%d layers merged in place), %d edges", len(nodes),
              sum(len(n.merged) for n in nodes), len(edges))
     return graph
