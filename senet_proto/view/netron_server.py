@@ -11,6 +11,7 @@ import errno
 import logging
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +36,9 @@ class NetronServer:
         import netron
 
         netron.stop(self.address)
+        deadline = time.monotonic() + 5
+        while netron.status(self.address) and time.monotonic() < deadline:  # its thread polls every 0.25 s
+            time.sleep(0.05)
         shutil.rmtree(self.folder, ignore_errors=True)
         self._stopped = True
 
