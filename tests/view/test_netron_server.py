@@ -34,19 +34,26 @@ def test_serves_page_and_net_on_loopback_then_stops() -> None:
     try:
         host, port = server.address
         assert host == "127.0.0.1" and server.url == f"http://127.0.0.1:{port}/"
-        page = _get(server.url).decode()
+        with urllib.request.urlopen(server.url, timeout=10) as r:
+            page = r.read().decode()
+            assert r.headers["Set-Cookie"].startswith("consent=")
         assert '<meta name="file" content="/data/tiny.prototxt">' in page
+        assert '<meta name="version" content="0.0.0">' in page  # Netron starts no telemetry for 0.0.0
+        assert '<meta name="date"' not in page
         assert _get(server.url + "data/tiny.prototxt") == TEXT
-        # only the private copy's folder is visible
-        with pytest.raises(urllib.error.HTTPError):
-            _get(server.url + "data/../../etc/passwd")
+        assert len(_get(server.url + "view.js")) > 10000
+        # nothing else on disk is served
+        for path in ("data/../../etc/passwd", "server.py", "..%2f..%2fetc%2fpasswd", "data/other.prototxt",
+                     "%2e%2e/%2e%2e/etc/passwd"):
+            with pytest.raises(urllib.error.HTTPError) as e:
+                _get(server.url + path)
+            assert e.value.code == 404
         ip = _non_loopback_ip()
         if ip is not None:
             with pytest.raises(OSError), socket.create_connection((ip, port), timeout=2):
                 pass
     finally:
         server.stop()
-    assert not server.folder.exists()
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=2):
         pass
     server.stop()  # idempotent
