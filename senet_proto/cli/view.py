@@ -105,11 +105,13 @@ def _netscope_text(text: str, from_file: bool, allow_unsafe: bool) -> str:
 
     problems = check_netscope_safe(text)
     if problems and from_file:
-        log.warning("the file is not Netscope-safe as written; re-printing it in canonical prototxt form")
-        for p in problems:
-            log.info("  %s", p)
-        text = format_prototxt(parse_prototxt(text))
-        problems = check_netscope_safe(text)
+        reprinted = format_prototxt(parse_prototxt(text))
+        remaining = check_netscope_safe(reprinted)
+        if len(remaining) < len(problems):  # protobuf's printer fixes BOMs, separators and number forms
+            log.warning("the file is not Netscope-safe as written; sending it re-printed in canonical form")
+            for p in problems:
+                log.info("  %s", p)
+            text, problems = reprinted, remaining
     if problems:
         listing = "; ".join(problems[:5]) + (f"; ... ({len(problems)} problems)" if len(problems) > 5 else "")
         if not allow_unsafe:
