@@ -107,6 +107,15 @@ def misc_cases() -> dict[str, caffe_pb2.NetParameter]:
     _layer(net, "Reshape", ["s"], "s2").reshape_param.shape.dim.extend([0, 0])
     _layer(net, "Scale", ["x", "s2"]).scale_param.axis = 0
     cases["scale_two_bottoms"] = net
+    # the `--se-style scale --squeeze fc` excitation: InnerProduct gives N×C directly, no Reshape needed
+    net = _net({"x": (2, 6, 5, 5)})
+    _layer(net, "Pooling", ["x"], "g").pooling_param.global_pooling = True
+    _layer(net, "InnerProduct", ["g"], "d").inner_product_param.num_output = 3
+    _layer(net, "InnerProduct", ["d"], "u").inner_product_param.num_output = 6
+    _layer(net, "Sigmoid", ["u"], "u")
+    _layer(net, "Scale", ["x", "u"]).scale_param.axis = 0
+    _layer(net, "Eltwise", ["out", "x"], "sum")
+    cases["se_scale_fc"] = net
     net = _net({"x": (2, 6, 5, 5)})
     sp = _layer(net, "Scale", ["x"]).scale_param
     sp.axis, sp.num_axes, sp.bias_term = 1, 2, True
