@@ -86,7 +86,8 @@ def _netron(filename: str, data: bytes, port: int, browse: bool) -> None:
 
     server = serve(filename, data, port=port, browse=browse)
     click.echo(server.url)
-    if not click.get_current_context().meta.get("senet_proto.quiet"):
+    quiet = bool(click.get_current_context().meta.get("senet_proto.quiet"))
+    if not quiet:
         click.echo("Netron is serving the net on 127.0.0.1 only; press Ctrl-C to stop.", err=True)
     try:
         while True:
@@ -95,7 +96,8 @@ def _netron(filename: str, data: bytes, port: int, browse: bool) -> None:
         pass
     finally:
         server.stop()
-    click.echo("stopped", err=True)
+    if not quiet:
+        click.echo("stopped", err=True)
 
 
 def _netscope_text(text: str, from_file: bool, allow_unsafe: bool) -> str:
