@@ -5,7 +5,8 @@ grammar does not know: it reads numbers as JSON does (``-?(0|[1-9][0-9]*)(.[0-9]
 so ``.5``, ``5.``, ``+1`` and ``007`` fail, and so do ``inf``/``nan``. Its graph merges an in-place layer
 (top == bottom) into the box of the layer that produced the blob, so in-place layers must follow their
 producer directly; it fails when two ordinary layers write one blob and draws layers with the same name as
-one box.
+one box. Netscope draws one phase of a train_val net (layers with ``include { phase: ... }`` of the other phase
+are left out), so for such nets the graph rules are checked within each phase (TRAIN and TEST).
 
 ``check_netscope_safe(text)`` lists every problem found (empty: safe).
 """
@@ -14,7 +15,8 @@ from __future__ import annotations
 
 import re
 
-from ..caffe import parse_prototxt
+from ..caffe import caffe_pb2, parse_prototxt
+from ..caffe.validate import layers_for_phase
 from ..errors import PrototxtError
 
 EDITOR_URL = "https://ethereon.github.io/netscope/#/editor"
@@ -48,35 +50,48 @@ def _token_problems(text: str) -> list[str]:
     return problems
 
 
-def _graph_problems(text: str) -> list[str]:
-    try:
-        net = parse_prototxt(text, source="prototxt")
-    except PrototxtError as e:
-        return [f"does not parse: {e}"]
+def _layer_problems(layers: list, where: str) -> list[str]:
     problems: list[str] = []
-    if len(net.layers) and not len(net.layer):
-        problems.append("legacy V1 'layers': Netscope reads only 'layer'")
     seen: dict[str, int] = {}
     writers: dict[str, list[str]] = {}
-    for i, layer in enumerate(net.layer):
+    for i, layer in enumerate(layers):
         name = layer.name
         if name in seen:
-            problems.append(f"layer name '{name}' is used twice (layers {seen[name] + 1} and {i + 1}): "
+            problems.append(f"layer name '{name}' is used twice{where} (layers {seen[name] + 1} and {i + 1}): "
                             f"Netscope draws them as one box")
         seen.setdefault(name, i)
         in_place = bool(layer.top) and list(layer.top) == list(layer.bottom)
         for top in layer.top:
             if in_place:
-                prev = net.layer[i - 1] if i else None
+                prev = layers[i - 1] if i else None
                 if prev is None or top not in prev.top:
                     problems.append(f"in-place layer '{name}' ({layer.type}) on '{top}' does not directly follow "
-                                    f"the layer that produced '{top}'")
+                                    f"the layer that produced '{top}'{where}")
             elif top not in layer.bottom:
                 writers.setdefault(top, []).append(name)
     for blob, names in writers.items():
         if len(names) > 1:
-            problems.append(f"blob '{blob}' is written by {len(names)} ordinary layers ({', '.join(names)}): "
+            problems.append(f"blob '{blob}' is written by {len(names)} ordinary layers ({', '.join(names)}){where}: "
                             f"Netscope fails on that")
+    return problems
+
+
+def _graph_problems(text: str) -> list[str]:
+    try:
+        net = parse_prototxt(text, source="prototxt")
+    except PrototxtError as e:
+        return [f"does not parse: {e}"]
+    if len(net.layers) and not len(net.layer):
+        return ["legacy V1 'layers': Netscope reads only 'layer'"]
+    phased = any(r.HasField("phase") for ly in net.layer for r in [*ly.include, *ly.exclude])
+    if not phased:
+        return _layer_problems(list(net.layer), "")
+    # a train_val net: Netscope shows one phase's layers; every phase must be drawable
+    problems: list[str] = []
+    for phase, label in ((caffe_pb2.TRAIN, "TRAIN"), (caffe_pb2.TEST, "TEST")):
+        for p in _layer_problems(layers_for_phase(net, phase), f" in phase {label}"):
+            if p not in problems:
+                problems.append(p)
     return problems
 
 

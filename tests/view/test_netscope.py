@@ -141,3 +141,21 @@ def test_scale_fc_style_has_only_types_netscope_infers(arch: str) -> None:
     net = _generate(arch, "scale", "fc", PHASES[0])
     types = {ly.type for ly in net.layer}
     assert not types & {"Axpy", "Reshape"}, sorted(types)
+
+
+PHASED = ('layer { name: "data" type: "Input" top: "data" include { phase: TRAIN } '
+          'input_param { shape { dim: 1 dim: 3 } } }\n'
+          'layer { name: "data" type: "Input" top: "data" include { phase: TEST } '
+          'input_param { shape { dim: 2 dim: 3 } } }\n'
+          'layer { name: "r" type: "ReLU" bottom: "data" top: "data" }\n')
+
+
+def test_train_val_nets_are_checked_per_phase() -> None:
+    """One data layer per phase writing the same blob is how train_val nets look; each phase is drawable."""
+    assert check_netscope_safe(PHASED) == []
+    twice = PHASED.replace("include { phase: TEST }", "include { phase: TRAIN }")
+    problems = check_netscope_safe(twice)
+    assert any("written by 2 ordinary layers" in p and "phase TRAIN" in p for p in problems), problems
+    # within phase TRAIN the in-place ReLU follows a data layer; in phase TEST nothing produces 'data'
+    assert not any("in-place" in p and "TRAIN" in p for p in problems)
+    assert any("in-place layer 'r'" in p and "phase TEST" in p for p in problems)
