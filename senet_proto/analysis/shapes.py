@@ -291,6 +291,53 @@ def _split(layer: caffe_pb2.LayerParameter, b: list[Shape]) -> list[Shape]:
     return [b[0]] * len(layer.top)
 
 
+def _dummy_data(layer: caffe_pb2.LayerParameter, b: list[Shape]) -> list[Shape]:
+    p = layer.dummy_data_param
+    if p.shape:
+        shapes = [tuple(int(d) for d in sh.dim) for sh in p.shape]
+    else:  # legacy num/channels/height/width
+        n = max(len(p.num), len(p.channels), len(p.height), len(p.width))
+
+        def pick(vals: Sequence[int], i: int) -> int:
+            return int(vals[i] if len(vals) > 1 else vals[0])
+
+        try:
+            shapes = [(pick(p.num, i), pick(p.channels, i), pick(p.height, i), pick(p.width, i)) for i in range(n)]
+        except IndexError:
+            raise PrototxtError(f"{_where(layer)}: num, channels, height and width are all needed") from None
+    if len(shapes) == 1:
+        shapes = shapes * len(layer.top)
+    if len(shapes) != len(layer.top):
+        raise PrototxtError(f"{_where(layer)}: {len(shapes)} shapes for {len(layer.top)} tops")
+    return shapes
+
+
+def _db_data(layer: caffe_pb2.LayerParameter, b: list[Shape]) -> list[Shape]:
+    """Data/ImageData: batch × 3 × crop × crop (these nets read 3-channel images; the database decides)."""
+    crop = layer.transform_param.crop_size
+    if layer.type == "ImageData":
+        p = layer.image_data_param
+        channels = 3 if p.is_color else 1
+        h, w = (crop, crop) if crop else (p.new_height, p.new_width)
+        batch = p.batch_size
+    else:
+        channels, h, w, batch = 3, crop, crop, layer.data_param.batch_size
+    if not (h and w and batch):
+        raise PrototxtError(f"{_where(layer)}: its image size comes from the database; shape inference needs "
+                            f"transform_param.crop_size (or new_height/new_width) and a batch_size")
+    tops = [(batch, channels, h, w), (batch,)]
+    return tops[: len(layer.top)]
+
+
+def _loss(layer: caffe_pb2.LayerParameter, b: list[Shape]) -> list[Shape]:
+    return [()] * len(layer.top)
+
+
+def _accuracy(layer: caffe_pb2.LayerParameter, b: list[Shape]) -> list[Shape]:
+    axis = _axis(layer.accuracy_param.axis, len(b[0]), layer)
+    return [(), (b[0][axis],)][: len(layer.top)]
+
+
 Rule = Callable[[caffe_pb2.LayerParameter, list[Shape]], list[Shape]]
 
 MANY = 1 << 20
@@ -313,6 +360,11 @@ RULES: dict[str, tuple[Rule, int, int]] = {
     "Flatten": (_flatten, 1, 1),
     "Axpy": (_axpy, 3, 3),
     "Split": (_split, 1, 1),
+    "DummyData": (_dummy_data, 0, 0),
+    "Data": (_db_data, 0, 0),
+    "ImageData": (_db_data, 0, 0),
+    "SoftmaxWithLoss": (_loss, 2, 3),
+    "Accuracy": (_accuracy, 2, 3),
 }
 
 KNOWN_TYPES = ("Input", *RULES)
@@ -340,7 +392,7 @@ def with_input_shape(net: caffe_pb2.NetParameter, shape: Sequence[int]) -> caffe
     inputs = [ly for ly in layers_for_phase(out) if ly.type == "Input"]
     count = len(out.input) + sum(len(ly.top) for ly in inputs)
     if count != 1:
-        raise UsageError(f"an input shape can only be given for a net with exactly one input (this one has {count})")
+        raise UsageError(f"an input shape can only be given for a net with exactly one Input (this one has {count})")
     if out.input:
         del out.input_dim[:]
         del out.input_shape[:]
@@ -386,7 +438,8 @@ def infer_layers(net: caffe_pb2.NetParameter, input_shape: Sequence[int] | None 
                 raise PrototxtError(f"{_where(layer)}: {len(layer.top)} tops, expected {len(out)}")
             tops = tuple(out)
         for name, shape in zip(layer.top, tops, strict=True):
-            check_shape(list(shape), f"{_where(layer)} top '{name}'")
+            if shape:  # losses and accuracies are scalars
+                check_shape(list(shape), f"{_where(layer)} top '{name}'")
             blobs[name] = shape
         result.append(LayerShapes(layer, bottoms, tops))
     return result

@@ -11,7 +11,8 @@ from .common import guarded, verbosity_options
 HELP = """Shapes, learnable parameters and multiply-adds of a net, per stage, with the SE blocks' share.
 
 ARCH is an architecture id (see `senet-proto list`), FILE a .prototxt. Shapes are inferred without Caffe,
-with Caffe's rules (pooling rounds up; global pooling covers the whole plane).
+with Caffe's rules (pooling rounds up; global pooling covers the whole plane), for the TEST phase. Data
+layers of train_val nets read batch_size × 3 × crop_size × crop_size (the database is not opened).
 
 \b
 What is counted (multiply-adds, MACs, for one forward pass; the SENet paper calls them GFLOPs):

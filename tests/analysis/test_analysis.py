@@ -176,7 +176,7 @@ def test_bad_layers_raise_clear_errors(body: str, exc: type[Exception], words: s
 
 def test_input_shape_needs_one_input() -> None:
     two = parse_prototxt(NET + 'layer { name: "d2" type: "Input" top: "d2" input_param { shape { dim: 1 } } }')
-    with pytest.raises(UsageError, match="exactly one input"):
+    with pytest.raises(UsageError, match="exactly one Input"):
         infer_shapes(two, (1, 3, 8, 8))
     with pytest.raises(PrototxtError, match="non-positive"):
         infer_shapes(parse_prototxt(NET), (1, 0, 8, 8))
@@ -187,3 +187,15 @@ def test_v1_layers_are_refused() -> None:
     net.layers.add(name="x")
     with pytest.raises(PrototxtError, match="V1"):
         infer_shapes(net)
+
+
+@pytest.mark.parametrize("arch", sorted(PAPER_GMACS))
+def test_train_nets_count_like_deploy_nets(arch: str) -> None:
+    """The generated train_val net (TEST phase: Data, loss, accuracies) has the deploy net's params and MACs."""
+    from senet_proto.generator import GenerateOptions, generate
+
+    deploy = summarize(generate(arch))
+    for data in ("lmdb", "dummy"):
+        train = summarize(generate(arch, GenerateOptions(phase="train", data=data)))
+        assert (train.params, train.macs, train.se_macs) == (deploy.params, deploy.macs, deploy.se_macs)
+        assert set(train.outputs) >= {"loss"} and train.outputs["loss"] == ()

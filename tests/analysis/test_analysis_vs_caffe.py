@@ -116,6 +116,23 @@ def misc_cases() -> dict[str, caffe_pb2.NetParameter]:
     _layer(net, "Scale", ["x", "u"]).scale_param.axis = 0
     _layer(net, "Eltwise", ["out", "x"], "sum")
     cases["se_scale_fc"] = net
+    # train/test layers: DummyData (shape and legacy num/channels/height/width), loss, accuracy
+    net = caffe_pb2.NetParameter(name="train")
+    dd = _layer(net, "DummyData", [], "data")
+    dd.top.append("label")
+    dd.dummy_data_param.shape.add().dim.extend([4, 3, 6, 6])
+    dd.dummy_data_param.shape.add().dim.extend([4])
+    dd2 = _layer(net, "DummyData", [], "aux").dummy_data_param
+    dd2.num.append(4)
+    dd2.channels.append(2)
+    dd2.height.append(3)
+    dd2.width.append(5)
+    _layer(net, "InnerProduct", ["data"], "fc").inner_product_param.num_output = 10
+    _layer(net, "SoftmaxWithLoss", ["fc", "label"], "loss")
+    acc = _layer(net, "Accuracy", ["fc", "label"], "acc")
+    acc.accuracy_param.top_k = 5
+    acc.top.append("per_class")
+    cases["train_layers"] = net
     net = _net({"x": (2, 6, 5, 5)})
     sp = _layer(net, "Scale", ["x"]).scale_param
     sp.axis, sp.num_axes, sp.bias_term = 1, 2, True
