@@ -88,3 +88,25 @@ def test_rendered_files_are_valid(r50) -> None:
     assert_pdf(render(g, "pdf"))
     with pytest.raises(UsageError):
         render(g, "gif")
+
+
+def _archs() -> list[str]:
+    try:
+        from senet_proto.generator import ARCHITECTURES
+    except ImportError:
+        return ["generator-missing"]
+    return sorted(ARCHITECTURES)
+
+
+@pytest.mark.parametrize("arch", _archs())
+def test_every_architecture_draws(arch: str) -> None:
+    from senet_proto.analysis import summarize
+    from senet_proto.generator import generate
+
+    net = generate(arch)
+    g = build_graph(net)
+    boxes = [n for n in _all_nodes(g) if re.fullmatch(r"n\d+", n.get_name())]
+    assert len(boxes) == sum(1 for ly in net.layer if list(ly.top) != list(ly.bottom))
+    assert len(_clusters(g, "cluster_se_")) == summarize(net).se_blocks > 0
+    stage = "inception_4a" if "inception" in arch else "conv3_x"
+    assert_svg(render(build_graph(net, stages=[stage]), "svg"))
