@@ -30,7 +30,7 @@ with their activations, and the Scale or Axpy that applies the gate).
 \b
 Examples:
   senet-proto info se-resnet-50
-  senet-proto info SE-BN-Inception.prototxt --input-shape 1,3,299,299
+  senet-proto info SE-BN-Inception.prototxt --input-shape 8,3,256,256
   senet-proto info se-resnext-50 --json | jq .gmacs
 """
 
