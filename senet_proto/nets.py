@@ -10,8 +10,6 @@ from .errors import PrototxtError
 
 def resolve_net(spec: str | Path) -> caffe_pb2.NetParameter:
     """``se-resnet-50`` -> the generated default net; ``path/to/net.prototxt`` -> that file, parsed."""
-    if str(spec).endswith(".prototxt") and Path(spec).is_file():
-        return read_prototxt(spec)
     from .generator import ARCHITECTURES, generate
 
     if isinstance(spec, str) and spec in ARCHITECTURES:
