@@ -17,6 +17,9 @@ COMMANDS: dict[str, str] = {
     "list": "senet_proto.cli.generate:list_cmd",
     "generate": "senet_proto.cli.generate:generate_cmd",
     "weights": "senet_proto.cli.weights:weights_cmd",
+    "draw": "senet_proto.cli.draw:draw_cmd",
+    "info": "senet_proto.cli.info:info_cmd",
+    "view": "senet_proto.cli.view:view_cmd",
 }
 
 HELP = """senet-proto: the Caffe SENet networks, generated, converted, verified and viewed.
