@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..caffe import caffe_pb2, format_prototxt, parse_prototxt
+from ..caffe.validate import check_graph
 from ..errors import PrototxtError
 
 
@@ -32,6 +33,8 @@ def load_source(spec: str) -> NetSource:
         except OSError as e:
             raise PrototxtError(f"{path}: cannot read: {e.strerror}") from None
         net = parse_prototxt(data, source=str(path))
+        if len(net.layer) or not len(net.layers):
+            check_graph(net)  # Caffe's own structural rules: known bottoms, one producer, sane shapes
         text = data.decode("utf-8")  # parse_prototxt checked it is UTF-8
         return NetSource(net, text, _safe_name(path.name), True)
     from ..nets import resolve_net
