@@ -13,7 +13,8 @@ are ``CaffemodelError``s naming the layer. Caffemodels saved from a training
 net carry parameter-free data, loss and accuracy layers; those are ignored.
 Any other caffemodel layer unknown to the prototxt is an error unless
 ``allow_extra=True`` and it has no blobs (the released SENet-154 caffemodel
-names a few parameter-free layers differently from its prototxt).
+names a few parameter-free layers differently from its prototxt). Caffe's own
+automatic ``Split`` layers are ignored too.
 
 Only the TEST-phase layers of the prototxt are matched (this is a deploy
 reader); layers of other phases are kept in ``net`` but get no weights.
@@ -36,8 +37,9 @@ from ..errors import CaffemodelError, PrototxtError
 
 NetLike = Union[str, "os.PathLike[str]", Any]  # a path, or a parsed caffe_pb2.NetParameter
 
-# Types that appear in training snapshots and carry no weights; never an error when extra.
-TRAINING_ONLY_TYPES = frozenset({
+# Parameter-free types that Caffe's snapshots carry beyond a deploy prototxt (data, loss, accuracy layers of
+# the training net; the Split layers Caffe inserts itself): never an error when extra.
+IGNORED_EXTRA_TYPES = frozenset({"Split",
     "Data", "ImageData", "HDF5Data", "HDF5Output", "MemoryData", "WindowData", "DummyData", "Python",
     "Accuracy", "SoftmaxWithLoss", "EuclideanLoss", "HingeLoss", "InfogainLoss", "MultinomialLogisticLoss",
     "SigmoidCrossEntropyLoss", "ContrastiveLoss", "Silence",
@@ -242,7 +244,7 @@ def load_caffe(prototxt: NetLike, caffemodel: NetLike | None, *, allow_extra: bo
         if target is None:
             if src.name in all_names and not len(src.blobs):
                 continue  # a layer of another phase
-            if not len(src.blobs) and (src.type in TRAINING_ONLY_TYPES or allow_extra):
+            if not len(src.blobs) and (src.type in IGNORED_EXTRA_TYPES or allow_extra):
                 continue
             if len(src.blobs):
                 shapes = ", ".join(str(_raw_shape(b)) for b in src.blobs)

@@ -78,3 +78,8 @@ def check_supported(layers: list[caffe_pb2.LayerParameter], registry: Registry) 
     """Raise UnsupportedLayerError for the first layer the registry cannot convert."""
     for layer in layers:
         registry.lookup(layer)
+
+
+# The PyTorch target: functions ``(node: graph.Node) -> torch.nn.Module`` (see converters/layers/).
+TORCH_LAYERS: Registry = Registry("pytorch")
+register = TORCH_LAYERS.register
