@@ -16,6 +16,7 @@ from .. import __version__
 COMMANDS: dict[str, str] = {
     "list": "senet_proto.cli.generate:list_cmd",
     "generate": "senet_proto.cli.generate:generate_cmd",
+    "convert": "senet_proto.cli.convert:convert_cmd",
     "weights": "senet_proto.cli.weights:weights_cmd",
 }
 

@@ -53,6 +53,7 @@ class CaffeNetModule(nn.Module):
         self.input_shapes: dict[str, tuple[int, ...]] = dict(graph.inputs)
         self.output_names: tuple[str, ...] = tuple(graph.outputs)
         self.layer_names: dict[str, str] = {}  # module name -> Caffe layer name
+        self.metadata: dict[str, str] = {}  # conventions of the weights, when loaded from a converted file
         steps: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = []
         used: set[str] = set()
         for node in graph.nodes:
