@@ -77,24 +77,16 @@ def silence(node: Node) -> nn.Module:
 
 
 class Dropout(nn.Module):
-    """Caffe's Dropout at inference: a copy, scaled by (1 - ratio) only when ``scale_train`` is false."""
+    """Caffe 1.0's Dropout at inference: a copy of the bottom (dropout only scales during training)."""
 
-    def __init__(self, scale: float, inplace: bool) -> None:
+    def __init__(self, inplace: bool) -> None:
         super().__init__()
-        self.scale = scale
         self.inplace = inplace
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.scale == 1.0:
-            return x if self.inplace else x.clone()
-        return x.mul_(self.scale) if self.inplace else x * self.scale
-
-    def extra_repr(self) -> str:
-        return f"scale={self.scale}" if self.scale != 1.0 else ""
+        return x if self.inplace else x.clone()
 
 
 @register("Dropout")
 def dropout(node: Node) -> nn.Module:
-    p = node.layer.dropout_param
-    scale = 1.0 if p.scale_train else float(np.float32(1) - np.float32(p.dropout_ratio))
-    return Dropout(scale, node.inplace)
+    return Dropout(node.inplace)
