@@ -18,6 +18,7 @@ from .. import __version__
 COMMANDS: dict[str, str] = {
     "list": "senet_proto.cli.generate:list_cmd",
     "generate": "senet_proto.cli.generate:generate_cmd",
+    "convert": "senet_proto.cli.convert:convert_cmd",
     "weights": "senet_proto.cli.weights:weights_cmd",
     "draw": "senet_proto.cli.draw:draw_cmd",
     "info": "senet_proto.cli.info:info_cmd",
