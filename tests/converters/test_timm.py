@@ -71,5 +71,5 @@ def test_non_timm_nets_are_refused(reference) -> None:
         infer_timm_model(caffenet)
     net = generate("se-resnet-50", GenerateOptions(squeeze="fc", se_style="scale", input_shape=(1, 3, 64, 64)))
     caffenet = load_caffe(net, reference.cached_weights(net, seed=0))
-    with pytest.raises(CaffemodelError, match="conv2_1_fc_down. has no counterpart"):
+    with pytest.raises(CaffemodelError, match="'conv2_1_fc_down' has no counterpart"):
         to_timm_state_dict(caffenet)
