@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "draw": "senet_proto.cli.draw:draw_cmd",
     "info": "senet_proto.cli.info:info_cmd",
     "view": "senet_proto.cli.view:view_cmd",
+    "verify": "senet_proto.cli.verify:verify_cmd",
 }
 
 HELP = """senet-proto: the Caffe SENet networks, generated, converted, verified and viewed.
