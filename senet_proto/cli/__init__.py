@@ -16,6 +16,7 @@ from .. import __version__
 COMMANDS: dict[str, str] = {
     "list": "senet_proto.cli.generate:list_cmd",
     "generate": "senet_proto.cli.generate:generate_cmd",
+    "weights": "senet_proto.cli.weights:weights_cmd",
     "draw": "senet_proto.cli.draw:draw_cmd",
     "info": "senet_proto.cli.info:info_cmd",
     "view": "senet_proto.cli.view:view_cmd",
