@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import click
 
 from .common import guarded, verbosity_options
 from .info import _parse_shape
+
+PNG_BOXES = 150
 
 HELP = """Draw a net with Graphviz: one box per layer, in-place layers (BatchNorm, Scale, ReLU...) merged into
 the box of the layer before them as Netscope does, blob shapes on the edges, each SE block in a shaded
@@ -46,4 +49,9 @@ def draw_cmd(net_spec: str, output: str, rankdir: str, stages: tuple[str, ...],
         raise click.BadParameter(f"{output!r}: the suffix must be .svg, .png or .pdf", param_hint="-o/--output")
     check_output_path(output, force=force)
     graph = build_graph(resolve_net(net_spec), rankdir=rankdir, stages=stages, input_shape=input_shape)
+    boxes = int(getattr(graph, "senet_proto_boxes", 0))
+    if fmt == "png" and boxes > PNG_BOXES:
+        logging.getLogger("senet_proto.view").warning(
+            "%d boxes: Graphviz shrinks a PNG this tall until the text is unreadable; use .svg or .pdf, "
+            "or --stage", boxes)
     atomic_write_bytes(output, render(graph, fmt), force=force)

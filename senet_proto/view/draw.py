@@ -129,7 +129,7 @@ def build_graph(net: caffe_pb2.NetParameter, rankdir: str = "TB", stages: Sequen
             bottom_shape[(i, j)] = s
     assert len(layers) == len(layers_for_phase(net))
 
-    graph = pydot.Dot(graph_type="digraph", rankdir=rankdir, fontname="Helvetica", nodesep="0.25",
+    graph: Any = pydot.Dot(graph_type="digraph", rankdir=rankdir, fontname="Helvetica", nodesep="0.25",
                       ranksep="0.35", bgcolor="white", label=html.escape(net.name or ""), labelloc="t",
                       fontsize="20")
     graph.set_node_defaults(shape="plain", fontname="Helvetica")
@@ -192,6 +192,7 @@ def build_graph(net: caffe_pb2.NetParameter, rankdir: str = "TB", stages: Sequen
         parent.add_node(pnode)
     for src_id, dst_id, label in edges:
         graph.add_edge(pydot.Edge(src_id, dst_id, label=f" {label}" if label else ""))
+    graph.senet_proto_boxes = len(nodes)  # for the caller's size warning; not a Graphviz attribute
     log.info("graph: %d boxes (%d layers merged in place), %d edges", len(nodes),
              sum(len(n.merged) for n in nodes), len(edges))
     return graph

@@ -7,7 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..caffe import caffe_pb2, format_prototxt, parse_prototxt
+<<<<<<< HEAD
 from ..caffe.validate import check_graph
+=======
+from ..caffe.io import HEADER
+>>>>>>> view
 from ..errors import PrototxtError
 
 
@@ -40,7 +44,8 @@ def load_source(spec: str) -> NetSource:
     from ..nets import resolve_net
 
     net = resolve_net(spec)
-    return NetSource(net, format_prototxt(net), _safe_name(f"{net.name or spec}.prototxt"), False)
+    text = format_prototxt(net, header=HEADER) if _is_arch(spec) else format_prototxt(net)
+    return NetSource(net, text, _safe_name(f"{net.name or spec}.prototxt"), False)
 
 
 def _is_arch(spec: str) -> bool:

@@ -188,6 +188,19 @@ def whole_nets() -> dict[str, caffe_pb2.NetParameter]:
     }
 
 
+def generated_nets() -> dict[str, caffe_pb2.NetParameter]:
+    """Every architecture in stock-Caffe form (``--se-style scale``), with both squeeze kinds."""
+    try:
+        from senet_proto.generator import ARCHITECTURES, GenerateOptions, generate
+    except ImportError:
+        return {}
+    nets = {}
+    for arch in sorted(ARCHITECTURES):
+        for squeeze in ("conv", "fc"):
+            nets[f"gen_{arch}_scale_{squeeze}"] = generate(arch, GenerateOptions(se_style="scale", squeeze=squeeze))
+    return nets
+
+
 def all_cases() -> dict[str, caffe_pb2.NetParameter]:
     cases = {f"pool_{'_'.join(map(str, c))}": pooling_case(*c) for c in POOL}
     # Caffe keeps a last window that starts past the input when pad is 0 (PyTorch's ceil_mode drops it)
@@ -199,6 +212,7 @@ def all_cases() -> dict[str, caffe_pb2.NetParameter]:
     cases["conv_hw"] = conv_hw_case()
     cases |= misc_cases()
     cases |= whole_nets()
+    cases |= generated_nets()
     return cases
 
 
@@ -224,3 +238,7 @@ def test_impossible_input_size_fails_like_caffe(caffe_root: Path) -> None:
     with pytest.raises(PrototxtError, match=r"inception_3c/concat.*\(1, 160, 15, 12\) and \(1, 320, 14, 12\)"):
         infer_shapes(net)
     assert "All inputs must have the same shape, except at concat_axis" in caffe_load_failure(caffe_root, net)
+
+
+def test_generated_nets_were_checked() -> None:
+    assert any(k.startswith("gen_") for k in CASES), "senet_proto.generator is missing: generated nets unchecked"

@@ -61,3 +61,12 @@ def test_missing_graphviz_is_one_clear_line(tmp_path: Path, monkeypatch: pytest.
     r = run("draw", official("SE-ResNet-50"), "-o", str(out), "--stage", "conv1")
     assert r.exit_code == 1 and "graphviz" in one_error_line(r).lower()
     assert not out.exists()
+
+
+def test_tall_png_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    r = run("draw", official("SE-ResNet-152"), "-o", str(tmp_path / "big.png"))
+    assert r.exit_code == 0
+    assert "use .svg or .pdf" in caplog.text
+    caplog.clear()
+    r = run("draw", official("SE-ResNet-152"), "-o", str(tmp_path / "small.png"), "--stage", "conv2_x")
+    assert r.exit_code == 0 and "use .svg" not in caplog.text

@@ -168,3 +168,12 @@ def test_netron_busy_port() -> None:
         port = s.getsockname()[1]
         r = run("view", official("SE-ResNet-50"), "--port", str(port))
     assert r.exit_code == 2 and "in use" in one_error_line(r)
+
+
+def test_netscope_for_an_architecture_is_what_generate_writes(tmp_path: Path) -> None:
+    from senet_proto.generator import generate_prototxt
+
+    out = tmp_path / "a.prototxt"
+    assert run("view", "se-resnet-50", "--netscope", "-o", str(out), "--no-clipboard").exit_code == 0
+    assert out.read_text() == generate_prototxt("se-resnet-50")
+    assert check_netscope_safe(out.read_text()) == []

@@ -70,6 +70,10 @@ def test_netron_page_shows_the_graph(tmp_path: Path) -> None:
         assert ready == sum(1 for ly in net.layer if list(ly.top) != list(ly.bottom)), ready
         text = page.evaluate("document.getElementById('canvas').textContent")
         assert "Convolution" in text and "Axpy" in text and "Pooling" in text
+        # offline: every resource the page loaded came from our server (no CDN, no ipinfo.io lookup)
+        loaded = page.evaluate("performance.getEntriesByType('resource').map(e => e.name)")
+        assert loaded and all(u.startswith(url) for u in loaded), [u for u in loaded if not u.startswith(url)]
+        assert page.evaluate("document.cookie").startswith("consent=")
         png = page.screenshot()
         (tmp_path / "netron.png").write_bytes(png)
         width, channels, rows = decode_png(png)

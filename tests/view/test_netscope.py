@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from senet_proto.caffe import format_prototxt
 from senet_proto.view.netscope import NUMBER, check_netscope_safe
@@ -159,3 +161,13 @@ def test_train_val_nets_are_checked_per_phase() -> None:
     # within phase TRAIN the in-place ReLU follows a data layer; in phase TEST nothing produces 'data'
     assert not any("in-place" in p and "TRAIN" in p for p in problems)
     assert any("in-place layer 'r'" in p and "phase TEST" in p for p in problems)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=300), st.binary(max_size=300),
+                 st.lists(st.sampled_from(["layer", "{", "}", ":", '"a"', "name", "top", "bottom", "1", ".5", ";",
+                                           "type", '"ReLU"', "\n", " ", "#", "\ufeff", "[", "]", ","]),
+                          max_size=60).map("".join)))
+def test_never_crashes(text: str | bytes) -> None:
+    problems = check_netscope_safe(text)
+    assert isinstance(problems, list) and all(isinstance(p, str) for p in problems)
