@@ -7,11 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..caffe import caffe_pb2, format_prototxt, parse_prototxt
-<<<<<<< HEAD
-from ..caffe.validate import check_graph
-=======
 from ..caffe.io import HEADER
->>>>>>> view
+from ..caffe.validate import check_graph
 from ..errors import PrototxtError
 
 
