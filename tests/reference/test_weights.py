@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from caffe_nets import small_se_net
+from caffe_nets import _layer, conv, input_layer, small_se_net
 
 from senet_proto.caffe import read_caffemodel_proto
 from senet_proto.errors import CaffeReferenceError, OutputError
@@ -24,6 +24,38 @@ OFFICIAL_BYTES = {
 def _bn_factors(path):
     model = read_caffemodel_proto(path)
     return {layer.name: list(layer.blobs[2].data) for layer in model.layer if layer.type == "BatchNorm"}
+
+
+def _two_bn_net():
+    """data -> conv1 -> bn1 (own top) -> ReLU -> conv2 -> bn2 (own top): BatchNorm outputs stay visible."""
+    from senet_proto.caffe import caffe_pb2
+
+    net = caffe_pb2.NetParameter()
+    input_layer(net, "data", [2, 3, 32, 32])
+    conv(net, "conv1", "data", "conv1", 6, 3, pad=1, bias=True)
+    _layer(net, "bn1", "BatchNorm", ["conv1"], ["bn1"])
+    _layer(net, "relu1", "ReLU", ["bn1"], ["bn1"])
+    conv(net, "conv2", "bn1", "conv2", 5, 3, pad=1, bias=False)
+    _layer(net, "bn2", "BatchNorm", ["conv2"], ["bn2"])
+    return net
+
+
+def test_batchnorm_is_calibrated_in_network_order(caffe_root, tmp_path):
+    """On a fresh random input each BatchNorm output is about zero-mean, unit-variance per channel."""
+    net = _two_bn_net()
+    weights = make_weights(net, tmp_path / "w.caffemodel", seed=2)
+    model = {layer.name: layer for layer in read_caffemodel_proto(weights).layer}
+    for name in ("bn1", "bn2"):
+        f = model[name].blobs[2].data[0]
+        assert f != 0.0 and abs(f - 1.0) > 0.05  # nothing to fold f == 0 into here
+    out = forward(net, weights, seed=77)
+    assert float(out["conv1"].std()) > 10.0  # un-normalised before bn1 (input std 50, He-scaled convolution)
+    bn2 = out["bn2"].astype(np.float64)
+    np.testing.assert_allclose(bn2.mean(axis=(0, 2, 3)), 0.0, atol=0.15)
+    np.testing.assert_allclose(bn2.std(axis=(0, 2, 3)), 1.0, rtol=0.15)
+    # bn1 holds the post-ReLU value (in-place ReLU): the positive half of a standard normal.
+    bn1 = out["bn1"].astype(np.float64)
+    np.testing.assert_allclose(bn1.mean(axis=(0, 2, 3)), 1 / np.sqrt(2 * np.pi), atol=0.1)
 
 
 def test_weights_are_deterministic_for_a_seed(caffe_root, tmp_path):
