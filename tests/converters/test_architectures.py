@@ -75,7 +75,8 @@ def check_all_blobs(caffe: dict[str, np.ndarray], ours: dict[str, np.ndarray], n
     record("worst_blob", f"{worst_name} {worst:.3g}")
     record("scores_rel", f"{score_err:.3g}")
     record("scores_abs", f"{abs_err:.3g}")
-    print(f"{net.name}: {len(caffe)} blobs, worst {worst_name} {worst:.3g}; scores rel {score_err:.3g} abs {abs_err:.3g}")
+    print(f"{net.name}: {len(caffe)} blobs, worst {worst_name} {worst:.3g}; "
+          f"scores rel {score_err:.3g} abs {abs_err:.3g}")
     assert score_err <= SCORE_TOL, f"scores: max|Δ|/max|ref| = {score_err:.3g} > {SCORE_TOL}"
 
 
