@@ -138,7 +138,7 @@ def test_weights_matched_by_name() -> None:
     ({"conv": [np.ones((4, 3, 5, 5)), np.zeros(4)]}, r"blob 0 has shape \(4, 3, 5, 5\)"),
     ({"bn": [np.zeros(4), np.ones(3), np.ones(1)]}, r"layer 'bn' \(BatchNorm\): blob 1 has shape \(3,\)"),
     ({"extra": [np.ones(3)]}, r"caffemodel layer 'extra'.*1 blob\(s\).*no such layer"),
-    ({"extra": []}, r"caffemodel layer 'extra'.*not in the prototxt.*allow-extra"),
+    ({"extra": []}, r"caffemodel layer\(s\) 'extra' \(\?\) without weights are not in the prototxt.*allow-extra"),
     ({"relu": [np.ones(2)]}, r"layer 'relu' \(ReLU\): takes no weights"),
 ])
 def test_mismatch_errors_name_the_layer(overrides, pattern: str) -> None:
