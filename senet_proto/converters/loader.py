@@ -239,23 +239,22 @@ def load_caffe(prototxt: NetLike, caffemodel: NetLike | None, *, allow_extra: bo
     wanted = {ly.name: ly for ly in layers_for_phase(net, phase)}
     all_names = {ly.name for ly in net.layer}
     seen: set[str] = set()
-    for src in _model_layers(model):
-        target = wanted.get(src.name)
-        if target is None:
-            if src.name in all_names and not len(src.blobs):
-                continue  # a layer of another phase
-            if not len(src.blobs) and (src.type in IGNORED_EXTRA_TYPES or allow_extra):
-                continue
+    sources = list(_model_layers(model))
+    extra_free: list[_SourceLayer] = []
+    for src in sources:  # blobs the prototxt has no place for: the most telling sign of a mismatched pair
+        if src.name not in wanted:
             if len(src.blobs):
                 shapes = ", ".join(str(_raw_shape(b)) for b in src.blobs)
                 raise CaffemodelError(
                     f"{prefix}caffemodel layer '{src.name}' ({src.type or '?'}) has {len(src.blobs)} blob(s) "
                     f"{shapes} but the prototxt has no such layer (mismatched prototxt/caffemodel pair?)"
                 )
-            raise CaffemodelError(
-                f"{prefix}caffemodel layer '{src.name}' ({src.type or '?'}) is not in the prototxt "
-                "(use allow_extra / --allow-extra to ignore extra parameter-free layers)"
-            )
+            if src.name not in all_names and src.type not in IGNORED_EXTRA_TYPES:
+                extra_free.append(src)
+    for src in sources:
+        target = wanted.get(src.name)
+        if target is None:
+            continue
         if src.name in seen:
             raise CaffemodelError(f"{prefix}caffemodel has two layers named '{src.name}'")
         seen.add(src.name)
@@ -272,8 +271,15 @@ def load_caffe(prototxt: NetLike, caffemodel: NetLike | None, *, allow_extra: bo
         if name not in result.weights and _needs_weights(layer):
             raise CaffemodelError(
                 f"{prefix}layer '{name}' ({layer.type}) needs weights but the caffemodel has none for it"
-                + (" (mismatched prototxt/caffemodel pair?)" if not (seen & set(wanted)) else "")
+                " (mismatched prototxt/caffemodel pair?)"
             )
+    if extra_free and not allow_extra:
+        names = ", ".join(f"'{s.name}' ({s.type or '?'})" for s in extra_free[:3])
+        more = f" and {len(extra_free) - 3} more" if len(extra_free) > 3 else ""
+        raise CaffemodelError(
+            f"{prefix}caffemodel layer(s) {names}{more} without weights are not in the prototxt "
+            "(use allow_extra / --allow-extra to ignore extra parameter-free layers)"
+        )
     return result
 
 

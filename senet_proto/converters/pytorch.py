@@ -44,6 +44,10 @@ def prepare_graph(caffenet: CaffeNet, *, fuse_bn: bool = False, merge_bn: bool =
     return g
 
 
+class LayerError(RuntimeError):
+    """A layer failed while the module ran; the message names the Caffe layer and its bottoms' shapes."""
+
+
 class CaffeNetModule(nn.Module):
     """Runs the layers in Caffe's order over a dict of blob name -> tensor."""
 
@@ -103,7 +107,12 @@ class CaffeNetModule(nn.Module):
     def _run(self, blobs: dict[str, torch.Tensor], keep: bool) -> dict[str, torch.Tensor]:
         modules = self._modules
         for i, (key, bottoms, tops) in enumerate(self._steps):
-            out: Any = modules[key](*[blobs[b] for b in bottoms])  # type: ignore[misc]
+            try:
+                out: Any = modules[key](*[blobs[b] for b in bottoms])  # type: ignore[misc]
+            except (RuntimeError, ValueError, IndexError, TypeError) as e:
+                shapes = ", ".join(f"{b} {tuple(blobs[b].shape)}" for b in bottoms)
+                raise LayerError(f"layer '{self.layer_names[key]}' ({type(modules[key]).__name__}) on {shapes}: "
+                                 f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from e
             if len(tops) == 1:
                 blobs[tops[0]] = out
             else:
@@ -114,7 +123,9 @@ class CaffeNetModule(nn.Module):
                     del blobs[name]
         return blobs
 
-    def forward(self, *inputs: torch.Tensor, **named: torch.Tensor) -> Any:
+    def forward(self, *inputs: torch.Tensor, **named: Any) -> Any:
+        if "_meta_blobs" in named:  # check_shapes(): functional_call enters through forward
+            return self._run(dict(named["_meta_blobs"]), keep=True)
         blobs = self._run(self._inputs(inputs, named), keep=False)
         if len(self.output_names) == 1:
             return blobs[self.output_names[0]]
@@ -124,7 +135,31 @@ class CaffeNetModule(nn.Module):
         """Every blob's final value after the forward pass (the inputs included), by Caffe blob name."""
         return self._run(self._inputs(inputs, named), keep=True)
 
+    def check_shapes(self, input_shapes: Mapping[str, tuple[int, ...]] | None = None) -> dict[str, tuple[int, ...]]:
+        """Run the net on meta tensors (no data, no time) of the declared input shapes; every blob's shape.
 
-def build_module(caffenet: CaffeNet, *, fuse_bn: bool = False, merge_bn: bool = True) -> CaffeNetModule:
-    """The PyTorch module for a loaded net (``load_caffe``), in eval mode, float32 on the CPU."""
-    return CaffeNetModule(prepare_graph(caffenet, fuse_bn=fuse_bn, merge_bn=merge_bn))
+        A layer whose weights do not fit its bottoms raises CaffemodelError naming it and the shapes.
+        """
+        shapes = dict(input_shapes or self.input_shapes)
+        state = {k: torch.empty_like(v, device="meta") for k, v in (*self.named_parameters(), *self.named_buffers())}
+        inputs = {k: torch.empty(s, device="meta") for k, s in shapes.items()}
+        try:
+            with torch.no_grad():
+                blobs = torch.func.functional_call(self, state, (), {"_meta_blobs": inputs}, strict=False)
+        except LayerError as e:
+            raise CaffemodelError(f"{e} (net input shapes: "
+                                  f"{', '.join(f'{k} {tuple(v)}' for k, v in shapes.items())})") from None
+        return {k: tuple(v.shape) for k, v in blobs.items()}
+
+
+def build_module(caffenet: CaffeNet, *, fuse_bn: bool = False, merge_bn: bool = True,
+                 check: bool = True) -> CaffeNetModule:
+    """The PyTorch module for a loaded net (``load_caffe``), in eval mode, float32 on the CPU.
+
+    With ``check`` (default) the net runs once on meta tensors of the declared input shapes, so that
+    weights that do not fit (e.g. an InnerProduct's input size) are a CaffemodelError naming the layer.
+    """
+    module = CaffeNetModule(prepare_graph(caffenet, fuse_bn=fuse_bn, merge_bn=merge_bn))
+    if check and module.input_shapes and all(module.input_shapes.values()):
+        module.check_shapes()
+    return module
