@@ -13,7 +13,7 @@ from ...caffe import caffe_pb2
 from ...errors import PrototxtError, UnsupportedLayerError
 from ..graph import Node, batchnorm_stats
 from ..layers.common import canonical_axis, per_axis
-from ..layers.pool import caffe_ave_divisor, caffe_pool_size, per_axis_pool, torch_pool_size
+from ..layers.pool import caffe_ave_divisor, caffe_pool_size, per_axis_pool
 from ..layers.shape import caffe_reshape
 from ..registry import Registry
 from .builder import OnnxBuilder
@@ -64,18 +64,40 @@ def inner_product(node: Node, b: OnnxBuilder) -> None:
 @register("BatchNorm")
 def batch_norm(node: Node, b: OnnxBuilder) -> None:
     p = node.layer.batch_norm_param
-    if p.HasField("use_global_stats") and not p.use_global_stats:
-        raise UnsupportedLayerError(f"layer '{node.name}' (BatchNorm): use_global_stats: false computes batch "
-                                    "statistics (training); convert a deploy prototxt")
-    mean, var = batchnorm_stats(node)
+    eps = float(p.eps)
     gamma = node.attrs.get("gamma")
     beta = node.attrs.get("beta")
+    if p.HasField("use_global_stats") and not p.use_global_stats:
+        x = b.input(node.bottoms[0])
+        shape = b.shape(node.bottoms[0])
+        axes = [0, *range(2, len(shape))]
+        c = shape[1]
+        per_channel = [1, c] + [1] * (len(shape) - 2)
+        mean, centred, sq, var, var_eps, std = (b.temp(node, w) for w in
+                                                ("mean", "centred", "sq", "var", "var_eps", "std"))
+        b.add("ReduceMean", [x], [mean], node, axes=axes, keepdims=1)
+        b.add("Sub", [x, mean], [centred], node)
+        b.add("Mul", [centred, centred], [sq], node)
+        b.add("ReduceMean", [sq], [var], node, axes=axes, keepdims=1)
+        b.add("Add", [var, b.const(node, "eps", np.array(eps, np.float32))], [var_eps], node)
+        b.add("Sqrt", [var_eps], [std], node)
+        affine = gamma is not None
+        norm = b.temp(node, "norm") if affine else b.output(node, node.tops[0])
+        b.add("Div", [centred, std], [norm], node)
+        if affine:
+            scaled = b.temp(node, "scaled")
+            b.add("Mul", [norm, b.const(node, "gamma", gamma.reshape(per_channel))], [scaled], node)
+            beta_arr = np.zeros(c, np.float32) if beta is None else beta
+            b.add("Add", [scaled, b.const(node, "beta", beta_arr.reshape(per_channel))],
+                  [b.output(node, node.tops[0])], node)
+        return
+    mean, var = batchnorm_stats(node)
     c = mean.shape[0]
     gamma = np.ones(c, np.float32) if gamma is None else gamma
     beta = np.zeros(c, np.float32) if beta is None else beta
     inputs = [b.input(node.bottoms[0]), b.const(node, "gamma", gamma), b.const(node, "beta", beta),
               b.const(node, "mean", mean), b.const(node, "var", var)]
-    b.add("BatchNormalization", inputs, [b.output(node, node.tops[0])], node, epsilon=float(p.eps))
+    b.add("BatchNormalization", inputs, [b.output(node, node.tops[0])], node, epsilon=eps)
 
 
 def _broadcast_shape(x_shape: tuple[int, ...], s_shape: tuple[int, ...], axis: int) -> list[int]:
@@ -142,6 +164,28 @@ def tanh(node: Node, b: OnnxBuilder) -> None:
     _one(node, b, "Tanh")
 
 
+@register("AbsVal")
+def absval(node: Node, b: OnnxBuilder) -> None:
+    _one(node, b, "Abs")
+
+
+@register("Power")
+def power(node: Node, b: OnnxBuilder) -> None:
+    """Caffe's Power: (shift + scale * x) ^ power."""
+    p = node.layer.power_param
+    steps = [("Mul", "scale", float(p.scale), 1.0), ("Add", "shift", float(p.shift), 0.0),
+             ("Pow", "power", float(p.power), 1.0)]
+    todo = [s for s in steps if s[2] != s[3]]
+    value = b.input(node.bottoms[0])
+    if not todo:
+        _one(node, b, "Identity")
+        return
+    for i, (op, what, v, _) in enumerate(todo):
+        out = b.output(node, node.tops[0]) if i == len(todo) - 1 else b.temp(node, what)
+        b.add(op, [value, b.const(node, what, np.array(v, np.float32))], [out], node)
+        value = out
+
+
 @register("Dropout")
 def dropout(node: Node, b: OnnxBuilder) -> None:
     _one(node, b, "Identity")  # inference: Caffe's Dropout passes the input through
@@ -173,21 +217,24 @@ def pooling(node: Node, b: OnnxBuilder) -> None:
     outs = [caffe_pool_size(n, k, s, pp, any_pad) for n, k, s, pp in zip((h, w), kernel, stride, pad, strict=True)]
     if min(outs) <= 0:
         raise PrototxtError(f"{where}: pooling a {h}x{w} blob gives size {outs}")
-    native = all(o == torch_pool_size(n, k, s, pp) and pp <= k // 2
-                 for o, n, k, s, pp in zip(outs, (h, w), kernel, stride, pad, strict=True))
+    # ONNX's ceil_mode does not drop a last window that starts in the padding, so the output size is made
+    # explicit: floor mode with end padding that reaches exactly as far as Caffe's last window.
+    extra = [(o - 1) * s + k - pp - n for o, s, k, pp, n in zip(outs, stride, kernel, pad, (h, w), strict=True)]
     x = b.input(node.bottoms[0])
-    if native:
+    fits = all(0 <= ex < k and pp < k for ex, pp, k in zip(extra, pad, kernel, strict=True))
+    if fits and (mode == "MAX" or all(ex <= pp for ex, pp in zip(extra, pad, strict=True))):
+        # MAX ignores padding; AVE counts padding up to pad, which is exactly Caffe's divisor when extra <= pad.
         op = "MaxPool" if mode == "MAX" else "AveragePool"
         attrs: dict[str, object] = dict(kernel_shape=list(kernel), strides=list(stride),
-                                        pads=[pad[0], pad[1], pad[0], pad[1]], ceil_mode=1)
+                                        pads=[pad[0], pad[1], extra[0], extra[1]])
         if mode == "AVE":
             attrs["count_include_pad"] = 1
         b.add(op, [x], [b.output(node, node.tops[0])], node, **attrs)
         return
-    extra = [(o - 1) * s + k - pp - n for o, s, k, pp, n in zip(outs, stride, kernel, pad, (h, w), strict=True)]
     padded = b.temp(node, "padded")
     fill = -FLT_MAX if mode == "MAX" else 0.0
-    b.add("Pad", [x, b.const(node, "pads", [0, 0, pad[0], pad[1], 0, 0, extra[0], extra[1]], np.int64),
+    b.add("Pad", [x, b.const(node, "pads", [0, 0, pad[0], pad[1], 0, 0, max(extra[0], 0), max(extra[1], 0)],
+                             np.int64),
                   b.const(node, "fill", np.array(fill, np.float32))], [padded], node, mode="constant")
     if mode == "MAX":
         b.add("MaxPool", [padded], [b.output(node, node.tops[0])], node, kernel_shape=list(kernel),
@@ -197,7 +244,8 @@ def pooling(node: Node, b: OnnxBuilder) -> None:
     b.add("AveragePool", [padded], [mean], node, kernel_shape=list(kernel), strides=list(stride))
     dh, dw = (caffe_ave_divisor(n, o, k, s, pp) for n, o, k, s, pp in zip((h, w), outs, kernel, stride, pad,
                                                                            strict=True))
-    correction = (kernel[0] * kernel[1]) / np.outer(dh, dw)
+    with np.errstate(divide="ignore", invalid="ignore"):  # an empty Caffe window divides by zero, as in Caffe
+        correction = (kernel[0] * kernel[1]) / np.outer(dh, dw)
     b.add("Mul", [mean, b.const(node, "area_over_divisor", correction.reshape(1, 1, *correction.shape), np.float32)],
           [b.output(node, node.tops[0])], node)
 
@@ -246,7 +294,8 @@ def axpy(node: Node, b: OnnxBuilder) -> None:
 def concat(node: Node, b: OnnxBuilder) -> None:
     p = node.layer.concat_param
     shape = b.shape(node.bottoms[0])
-    axis = canonical_axis(p.axis if p.HasField("axis") else 1, len(shape), f"layer '{node.name}'")
+    raw = p.concat_dim if p.HasField("concat_dim") else (p.axis if p.HasField("axis") else 1)  # legacy concat_dim
+    axis = canonical_axis(raw, len(shape), f"layer '{node.name}'")
     b.add("Concat", [b.input(x) for x in node.bottoms], [b.output(node, node.tops[0])], node, axis=axis)
 
 
