@@ -73,18 +73,17 @@ def batch_norm(node: Node, b: OnnxBuilder) -> None:
         axes = [0, *range(2, len(shape))]
         c = shape[1]
         per_channel = [1, c] + [1] * (len(shape) - 2)
-        mean, centred, sq, var, var_eps, std = (b.temp(node, w) for w in
-                                                ("mean", "centred", "sq", "var", "var_eps", "std"))
-        b.add("ReduceMean", [x], [mean], node, axes=axes, keepdims=1)
-        b.add("Sub", [x, mean], [centred], node)
+        m_, centred, sq, v_, var_eps, std = (b.temp(node, w) for w in
+                                             ("mean", "centred", "sq", "var", "var_eps", "std"))
+        b.add("ReduceMean", [x], [m_], node, axes=axes, keepdims=1)
+        b.add("Sub", [x, m_], [centred], node)
         b.add("Mul", [centred, centred], [sq], node)
-        b.add("ReduceMean", [sq], [var], node, axes=axes, keepdims=1)
-        b.add("Add", [var, b.const(node, "eps", np.array(eps, np.float32))], [var_eps], node)
+        b.add("ReduceMean", [sq], [v_], node, axes=axes, keepdims=1)
+        b.add("Add", [v_, b.const(node, "eps", np.array(eps, np.float32))], [var_eps], node)
         b.add("Sqrt", [var_eps], [std], node)
-        affine = gamma is not None
-        norm = b.temp(node, "norm") if affine else b.output(node, node.tops[0])
+        norm = b.temp(node, "norm") if gamma is not None else b.output(node, node.tops[0])
         b.add("Div", [centred, std], [norm], node)
-        if affine:
+        if gamma is not None:
             scaled = b.temp(node, "scaled")
             b.add("Mul", [norm, b.const(node, "gamma", gamma.reshape(per_channel))], [scaled], node)
             beta_arr = np.zeros(c, np.float32) if beta is None else beta
