@@ -7,8 +7,10 @@ too (the traceback only with -v), exit code 4.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -37,6 +39,10 @@ def guarded(fn: F) -> F:
             return fn(*args, **kwargs)
         except SenetProtoError as e:
             fail(str(e), e.exit_code)
+        except BrokenPipeError:  # e.g. `senet-proto generate ... | head`: the reader has gone, not an error
+            with contextlib.suppress(OSError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(0)
         except KeyboardInterrupt:
             click.echo("senet-proto: interrupted", err=True)
             sys.exit(130)
