@@ -56,6 +56,16 @@ def guarded(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+class _CurrentStderr(logging.Handler):
+    """Writes to whatever sys.stderr is when a record is emitted (CliRunner swaps it per invocation)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            click.echo(self.format(record), err=True)
+        except Exception:
+            self.handleError(record)
+
+
 def setup_logging(verbose: int, quiet: bool) -> None:
     level = logging.WARNING
     if quiet:
@@ -70,7 +80,7 @@ def setup_logging(verbose: int, quiet: bool) -> None:
     logger = logging.getLogger("senet_proto")
     logger.setLevel(level)
     if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _CurrentStderr()
         handler.setFormatter(logging.Formatter("senet-proto: %(message)s"))
         logger.addHandler(handler)
 
