@@ -144,6 +144,22 @@ def bias(node: Node, b: OnnxBuilder) -> None:
     b.add("Add", [b.input(node.bottoms[0]), term], [b.output(node, node.tops[0])], node)
 
 
+# Element-wise layers that map to one ONNX operator (Dropout is the identity at inference).
+UNARY = {"Sigmoid": "Sigmoid", "TanH": "Tanh", "AbsVal": "Abs", "Dropout": "Identity"}
+
+
+def _unary(op: str):
+    def convert(node: Node, b: OnnxBuilder) -> None:
+        _one(node, b, op)
+
+    convert.__qualname__ = convert.__name__ = f"unary_{op.lower()}"
+    return convert
+
+
+for _caffe_type, _op in UNARY.items():
+    register(_caffe_type)(_unary(_op))
+
+
 @register("ReLU")
 def relu(node: Node, b: OnnxBuilder) -> None:
     slope = float(node.layer.relu_param.negative_slope)
@@ -151,21 +167,6 @@ def relu(node: Node, b: OnnxBuilder) -> None:
         _one(node, b, "LeakyRelu", alpha=slope)
     else:
         _one(node, b, "Relu")
-
-
-@register("Sigmoid")
-def sigmoid(node: Node, b: OnnxBuilder) -> None:
-    _one(node, b, "Sigmoid")
-
-
-@register("TanH")
-def tanh(node: Node, b: OnnxBuilder) -> None:
-    _one(node, b, "Tanh")
-
-
-@register("AbsVal")
-def absval(node: Node, b: OnnxBuilder) -> None:
-    _one(node, b, "Abs")
 
 
 @register("Power")
@@ -183,11 +184,6 @@ def power(node: Node, b: OnnxBuilder) -> None:
         out = b.output(node, node.tops[0]) if i == len(todo) - 1 else b.temp(node, what)
         b.add(op, [value, b.const(node, what, np.array(v, np.float32))], [out], node)
         value = out
-
-
-@register("Dropout")
-def dropout(node: Node, b: OnnxBuilder) -> None:
-    _one(node, b, "Identity")  # inference: Caffe's Dropout passes the input through
 
 
 @register("Softmax")
