@@ -11,7 +11,6 @@ tops no later layer consumes, sorted by name; one tensor if there is one);
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,27 +20,18 @@ from torch import nn
 from ..caffe import caffe_pb2
 from ..errors import CaffemodelError, SenetProtoError, UsageError
 from . import layers as _layers  # noqa: F401  (registers the PyTorch converters)
-from .graph import Graph, build_graph, fold_batchnorm, merge_batchnorm_scale
+from .graph import Graph
 from .loader import CaffeNet
 from .registry import TORCH_LAYERS
-
-
-def sanitize(name: str) -> str:
-    s = re.sub(r"\W", "_", name, flags=re.ASCII)
-    return s if s and not s[0].isdigit() else f"_{s}"
+from .torch_layout import module_graph, module_keys
 
 
 def prepare_graph(caffenet: CaffeNet, *, fuse_bn: bool = False, merge_bn: bool = True,
                   phase: int = caffe_pb2.TEST) -> Graph:
-    """The graph a module is built from: TEST-phase layers, BatchNorm+Scale merged, optionally folded."""
-    g = build_graph(caffenet, phase)
-    for node in g.nodes:
-        TORCH_LAYERS.lookup(node.layer)  # fail early, naming the first unsupported layer
-    if merge_bn or fuse_bn:
-        merge_batchnorm_scale(g)
-    if fuse_bn:
-        fold_batchnorm(g)
-    return g
+    """The graph a module is built from (see ``torch_layout.module_graph``)."""
+    for layer in caffenet.layers(phase):
+        TORCH_LAYERS.lookup(layer)  # fail early, naming the first unsupported layer
+    return module_graph(caffenet, fuse_bn=fuse_bn, merge_bn=merge_bn, phase=phase)
 
 
 class LayerError(RuntimeError):
@@ -59,8 +49,7 @@ class CaffeNetModule(nn.Module):
         self.layer_names: dict[str, str] = {}  # module name -> Caffe layer name
         self.metadata: dict[str, str] = {}  # conventions of the weights, when loaded from a converted file
         steps: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = []
-        used: set[str] = set()
-        for node in graph.nodes:
+        for key, node in zip(module_keys(graph), graph.nodes, strict=True):
             fn = TORCH_LAYERS.lookup(node.layer)
             try:
                 module = fn(node)
@@ -68,10 +57,6 @@ class CaffeNetModule(nn.Module):
                 raise
             except (ValueError, RuntimeError) as e:
                 raise CaffemodelError(f"layer '{node.name}' ({node.type}): {e}") from None
-            key = sanitize(node.name)
-            while key in used or hasattr(nn.Module, key) or key in self.__dict__:
-                key += "_"
-            used.add(key)
             self.add_module(key, module)
             self.layer_names[key] = node.name
             steps.append((key, node.bottoms, node.tops))

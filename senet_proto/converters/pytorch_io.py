@@ -13,15 +13,19 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..caffe import caffe_pb2, format_prototxt, parse_prototxt
 from ..errors import CaffemodelError, PrototxtError
-from ..fsutil import atomic_open
 from .conventions import ConvertOptions, metadata
 from .loader import CaffeNet
-from .pytorch import CaffeNetModule, build_module
+from .safetensors_io import write_safetensors
+from .torch_layout import module_graph, state_arrays
+
+if TYPE_CHECKING:
+    from .pytorch import CaffeNetModule
 
 FORMAT = "pytorch-module"
 FORMAT_VERSION = "1"
@@ -40,11 +44,13 @@ def deploy_net(caffenet: CaffeNet) -> caffe_pb2.NetParameter:
 
 def export_pytorch(caffenet: CaffeNet, out: str | os.PathLike[str], options: ConvertOptions,
                    force: bool = False) -> Path:
-    """Build the module and write its weights and structure to ``out`` atomically."""
-    from safetensors.torch import save
+    """Write the module's state dict and structure to ``out`` atomically, without importing torch.
 
-    module = build_module(caffenet, fuse_bn=options.fuse_bn)
-    state = {k: v.detach().contiguous() for k, v in module.state_dict().items()}
+    The state dict comes from ``torch_layout.state_arrays`` (the layout ``CaffeNetModule`` uses) and is streamed
+    from the caffemodel's memory-mapped blobs, so the peak memory stays close to the caffemodel's size.
+    """
+    graph = module_graph(caffenet, fuse_bn=options.fuse_bn)
+    state = state_arrays(graph)
     shapes = {name: [list(b.shape) for b in blobs] for name, blobs in caffenet.weights.items()}
     meta = metadata(options, Path(caffenet.source).name if caffenet.source else "")
     meta.update({
@@ -53,10 +59,7 @@ def export_pytorch(caffenet: CaffeNet, out: str | os.PathLike[str], options: Con
         "prototxt": format_prototxt(deploy_net(caffenet)),
         "blob_shapes": json.dumps(shapes, separators=(",", ":")),
     })
-    data = save(state, metadata=meta)
-    with atomic_open(out, "wb", force=force) as f:
-        f.write(data)
-    return Path(out)
+    return write_safetensors(out, state, meta, force=force)
 
 
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
@@ -81,6 +84,8 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
 def load_pytorch(path: str | os.PathLike[str], *, map_location: str = "cpu") -> CaffeNetModule:
     """Rebuild the module saved by ``export_pytorch`` (``senet-proto convert --to pytorch``) and load its weights."""
     from safetensors.torch import load_file
+
+    from .pytorch import build_module
 
     meta = read_metadata(path)
     try:

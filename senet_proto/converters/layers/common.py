@@ -6,7 +6,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from ...errors import PrototxtError
 from ..graph import Node
 from ..registry import register
 
@@ -20,27 +19,8 @@ def parameter(arr: np.ndarray) -> nn.Parameter:
     return nn.Parameter(tensor(arr))
 
 
-def canonical_axis(axis: int, ndim: int, where: str) -> int:
-    """Caffe's CanonicalAxisIndex: negative axes count from the end."""
-    if not -ndim <= axis < ndim:
-        raise PrototxtError(f"{where}: axis {axis} out of range for a {ndim}-D blob")
-    return axis % ndim
 
 
-def per_axis(param, single: str, h: str, w: str, default: int, n: int, where: str) -> tuple[int, ...]:
-    """Caffe's reading of kernel/stride/pad/dilation: ``x_h``/``x_w`` or a repeated field (one value or per axis)."""
-    if h and (param.HasField(h) or param.HasField(w)):
-        if n != 2:
-            raise PrototxtError(f"{where}: {h}/{w} only apply to 2-D spatial blobs")
-        return (int(getattr(param, h)), int(getattr(param, w)))
-    vals = [int(v) for v in getattr(param, single)]
-    if not vals:
-        return (default,) * n
-    if len(vals) == 1:
-        return (vals[0],) * n
-    if len(vals) != n:
-        raise PrototxtError(f"{where}: {single} has {len(vals)} values for {n} spatial axes")
-    return tuple(vals)
 
 
 class InputMarker(nn.Module):

@@ -9,8 +9,9 @@ from torch import nn
 
 from ...errors import CaffemodelError, PrototxtError
 from ..graph import Node
+from ..params import canonical_axis, per_axis
 from ..registry import register
-from .common import canonical_axis, parameter, per_axis
+from .common import parameter
 
 _CONV: dict[int, Any] = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
 

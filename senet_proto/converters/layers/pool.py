@@ -16,8 +16,6 @@ Caffe's window sizes.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -26,32 +24,16 @@ from torch import nn
 from ...caffe import caffe_pb2
 from ...errors import PrototxtError, UnsupportedLayerError
 from ..graph import Node
+from ..params import caffe_ave_divisor, caffe_pool_size, per_axis_pool, torch_pool_size
 from ..registry import register
 
 FLT_MAX = float(np.finfo(np.float32).max)
 
 
-def caffe_pool_size(size: int, k: int, s: int, p: int, any_pad: bool) -> int:
-    """Caffe's pooled size along one axis (float ceil, then the last-window rule when any pad is set)."""
-    out = math.ceil(float(np.float32(size + 2 * p - k) / np.float32(s))) + 1
-    if any_pad and (out - 1) * s >= size + p:
-        out -= 1
-    return out
 
 
-def torch_pool_size(size: int, k: int, s: int, p: int) -> int:
-    """PyTorch's ceil_mode pooled size (pooling_output_shape)."""
-    out = (size + 2 * p - k + (s - 1)) // s + 1
-    if (out - 1) * s >= size + p:
-        out -= 1
-    return out
 
 
-def caffe_ave_divisor(size: int, out: int, k: int, s: int, p: int) -> np.ndarray:
-    """Caffe's AVE window sizes along one axis: the window clipped to [-p, size + p), before clipping to the input."""
-    start = np.arange(out) * s - p
-    end = np.minimum(start + k, size + p)
-    return (end - start).astype(np.float32)
 
 
 class Pooling(nn.Module):
@@ -139,16 +121,6 @@ def pooling(node: Node) -> nn.Module:
     return Pooling(modes[p.pool], kernel, stride, pad, False)
 
 
-def per_axis_pool(p, single: str, h: str, w: str, default: int, where: str) -> tuple[int, int]:
-    """PoolingParameter's scalar kernel_size/pad/stride or their _h/_w pairs, read as Caffe's LayerSetUp does."""
-    if p.HasField(single) and (p.HasField(h) or p.HasField(w)):
-        raise PrototxtError(f"{where}: {single} OR {h} and {w}; not both")
-    if p.HasField(h) != p.HasField(w) and single == "kernel_size":
-        raise PrototxtError(f"{where}: both {h} and {w} are required")
-    if p.HasField(h) or p.HasField(w):
-        return int(getattr(p, h)), int(getattr(p, w))
-    v = int(getattr(p, single)) if p.HasField(single) else default
-    return v, v
 
 
 __all__ = ["Pooling", "caffe_pool_size", "torch_pool_size"]

@@ -8,39 +8,8 @@ from torch import nn
 
 from ...errors import PrototxtError
 from ..graph import Node
+from ..params import caffe_reshape
 from ..registry import register
-
-
-def caffe_reshape(shape: tuple[int, ...], dims: tuple[int, ...], axis: int, num_axes: int) -> tuple[int, ...]:
-    """Caffe's ReshapeLayer::Reshape on a shape (dims: 0 copies the input dim, -1 is inferred)."""
-    ndim = len(shape)
-    start = axis if axis >= 0 else ndim + axis + 1
-    if not 0 <= start <= ndim:
-        raise ValueError(f"reshape axis {axis} out of range for a {ndim}-D blob")
-    end = ndim if num_axes == -1 else start + num_axes
-    if end > ndim:
-        raise ValueError(f"reshape axis {axis} + num_axes {num_axes} beyond the {ndim}-D blob")
-    new = list(shape[:start])
-    for i, d in enumerate(dims):
-        if d == 0:
-            if start + i >= ndim:
-                raise ValueError(f"reshape dim {i} copies input axis {start + i}, which does not exist")
-            new.append(shape[start + i])
-        else:
-            new.append(d)
-    new.extend(shape[end:])
-    if -1 in new:
-        known = 1
-        for d in new:
-            if d != -1:
-                known *= d
-        total = 1
-        for d in shape:
-            total *= d
-        if known == 0 or total % known:
-            raise ValueError(f"cannot reshape {shape} to {tuple(new)}")
-        new[new.index(-1)] = total // known
-    return tuple(new)
 
 
 class Reshape(nn.Module):

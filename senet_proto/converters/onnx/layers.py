@@ -12,9 +12,7 @@ import numpy as np
 from ...caffe import caffe_pb2
 from ...errors import PrototxtError, UnsupportedLayerError
 from ..graph import Node, batchnorm_stats
-from ..layers.common import canonical_axis, per_axis
-from ..layers.pool import caffe_ave_divisor, caffe_pool_size, per_axis_pool
-from ..layers.shape import caffe_reshape
+from ..params import caffe_ave_divisor, caffe_pool_size, caffe_reshape, canonical_axis, per_axis, per_axis_pool
 from ..registry import Registry
 from .builder import OnnxBuilder
 
