@@ -29,14 +29,17 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 FLOOR = """
-import sys
-src, dst = sys.argv[1], sys.argv[2]
+import os, sys
+src, dst, sync = sys.argv[1], sys.argv[2], sys.argv[3] == "fsync"
 with open(src, "rb") as f, open(dst, "wb") as g:
     while True:
         chunk = f.read(1 << 24)
         if not chunk:
             break
         g.write(chunk)
+    if sync:
+        g.flush()
+        os.fsync(g.fileno())
 """
 
 ANCHOR = """
@@ -78,7 +81,9 @@ def conversion(arch: str, repeats: int) -> None:
         py = sys.executable
         cli = [py, "-m", "senet_proto", "convert", str(proto), str(model), "--force", "-q"]
         cases = {
-            "floor (read + write)": [py, "-c", FLOOR, str(model), str(Path(tmp) / "copy.bin")],
+            "floor (read + write)": [py, "-c", FLOOR, str(model), str(Path(tmp) / "copy.bin"), "nosync"],
+            # senet-proto's outputs are fsync'ed before the atomic rename: the fair floor for them
+            "floor + fsync": [py, "-c", FLOOR, str(model), str(Path(tmp) / "copy2.bin"), "fsync"],
             "anchor (protobuf + np.array)": [py, "-c", ANCHOR, str(model)],
             "convert --to pytorch": [*cli, "--to", "pytorch", "-o", str(Path(tmp) / "m.safetensors")],
             "convert --to onnx": [*cli, "--to", "onnx", "-o", str(Path(tmp) / "m.onnx")],
@@ -86,11 +91,14 @@ def conversion(arch: str, repeats: int) -> None:
         results = {name: min((run_case(argv) for _ in range(repeats)), key=lambda r: r[0])
                    for name, argv in cases.items()}
     floor = results["floor (read + write)"][0]
+    floor_sync = results["floor + fsync"][0]
     anchor = results["anchor (protobuf + np.array)"][0]
     print(f"\nconversion of {arch}: caffemodel {size_mib:.1f} MiB, best of {repeats}")
-    print(f"{'case':<30} {'time s':>8} {'/floor':>7} {'anchor/x':>9} {'peak RSS MiB':>13} {'/file':>6}")
+    print(f"{'case':<30} {'time s':>8} {'/floor':>7} {'/floor+fsync':>13} {'anchor/x':>9} {'peak RSS MiB':>13} "
+          f"{'/file':>6}")
     for name, (t, rss) in results.items():
-        print(f"{name:<30} {t:>8.2f} {t / floor:>7.2f} {anchor / t:>9.2f} {rss:>13.0f} {rss / size_mib:>6.2f}")
+        print(f"{name:<30} {t:>8.2f} {t / floor:>7.2f} {t / floor_sync:>13.2f} {anchor / t:>9.2f} {rss:>13.0f} "
+              f"{rss / size_mib:>6.2f}")
 
 
 def _best(torch, device: str, repeats: int, fn, x) -> float:
