@@ -2,9 +2,9 @@
 
     PYTHONPATH=. python bench/pytorch_vs_timm.py [--arch se-resnet-50] [--batch 8] [--device cpu] [--iters 10]
 
-Prints the best milliseconds per forward (models interleaved) for: timm's model, the converted module (BatchNorm merged), and with
-BatchNorm folded (--fuse-bn), plus ratios to timm. Weights need not be trained for speed; the module is
-built from the generated prototxt with random blobs (no Caffe needed).
+Prints the best milliseconds per forward (models interleaved) for: timm's model, the converted module
+(BatchNorm merged), and with BatchNorm folded (--fuse-bn), plus ratios to timm. Weights need not be trained
+for speed: the module is built from the generated prototxt with random blobs (no Caffe needed).
 """
 
 from __future__ import annotations
