@@ -31,6 +31,7 @@ from typing import Any, Union
 import numpy as np
 
 from ..caffe import caffe_pb2, read_caffemodel_proto, read_prototxt
+from ..caffe.fastblob import read_fast
 from ..caffe.upgrade import V1_TYPE_NAMES, upgrade_net
 from ..caffe.validate import check_graph, layers_for_phase
 from ..errors import CaffemodelError, PrototxtError
@@ -58,8 +59,10 @@ class CaffeNet:
         return layers_for_phase(self.net, phase)
 
 
-def decode_blob(blob: caffe_pb2.BlobProto, where: str) -> np.ndarray:
-    """One BlobProto as a float32 array of its (upgraded) shape. The single place blobs are decoded."""
+def decode_blob(blob: caffe_pb2.BlobProto, where: str, data: np.ndarray | None = None) -> np.ndarray:
+    """One BlobProto as a float32 array of its (upgraded) shape. The single place blobs are decoded.
+
+    ``data``: the blob's float data already read by the fast reader (a view of the mapped file)."""
     if blob.HasField("shape"):
         shape = tuple(int(d) for d in blob.shape.dim)
     elif _is_legacy(blob):
@@ -69,9 +72,11 @@ def decode_blob(blob: caffe_pb2.BlobProto, where: str) -> np.ndarray:
     if any(d < 0 for d in shape):
         raise CaffemodelError(f"{where}: negative dimension in shape {shape}")
     count = int(np.prod(shape, dtype=np.int64)) if shape else 1
-    if len(blob.double_data):
+    if data is not None and len(blob.double_data):
+        raise CaffemodelError(f"{where}: has both float data and double_data")
+    if data is None and len(blob.double_data):
         data = np.asarray(blob.double_data, dtype=np.float64).astype(np.float32)
-    else:
+    elif data is None:
         data = np.asarray(blob.data, dtype=np.float32)
     if data.size != count:
         raise CaffemodelError(f"{where}: has {data.size} values but its shape {shape} needs {count}")
@@ -84,6 +89,18 @@ def _as_net(spec: NetLike, what: str) -> caffe_pb2.NetParameter:
     if what == "prototxt":
         return read_prototxt(spec)
     return read_caffemodel_proto(spec)
+
+
+def plain_reader_forced() -> bool:
+    """SENET_PROTO_PLAIN_READER=1 reads caffemodels with plain protobuf (the fast reader's reference)."""
+    return os.environ.get("SENET_PROTO_PLAIN_READER") == "1"
+
+
+def _read_model(spec: NetLike) -> tuple[caffe_pb2.NetParameter, dict[tuple[int, int], list[np.ndarray | None]]]:
+    if isinstance(spec, caffe_pb2.NetParameter) or plain_reader_forced():
+        return _as_net(spec, "caffemodel"), {}
+    fast = read_fast(spec)
+    return fast.net, fast.arrays
 
 
 def _repeated(param, single: str, h: str, w: str, default: int, n: int) -> list[int] | None:
@@ -232,14 +249,14 @@ def load_caffe(prototxt: NetLike, caffemodel: NetLike | None, *, allow_extra: bo
     result = CaffeNet(net=net, source=source)
     if caffemodel is None:
         return result
-    model = _as_net(caffemodel, "caffemodel")
+    model, preread = _read_model(caffemodel)
     if len(model.layer) and len(model.layers):
         raise CaffemodelError(f"{source or 'caffemodel'}: mixes V1 'layers' and current 'layer' entries")
     prefix = f"{Path(source).name}: " if source else ""
     wanted = {ly.name: ly for ly in layers_for_phase(net, phase)}
     all_names = {ly.name for ly in net.layer}
     seen: set[str] = set()
-    sources = list(_model_layers(model))
+    sources = list(_model_layers(model, preread))
     extra_free: list[_SourceLayer] = []
     for src in sources:  # blobs the prototxt has no place for: the most telling sign of a mismatched pair
         if src.name not in wanted:
@@ -265,7 +282,8 @@ def load_caffe(prototxt: NetLike, caffemodel: NetLike | None, *, allow_extra: bo
         if not len(src.blobs):
             continue
         legacy = [_is_legacy(b) for b in src.blobs]
-        arrays = [decode_blob(b, f"{prefix}layer '{src.name}' blob {i}") for i, b in enumerate(src.blobs)]
+        arrays = [decode_blob(b, f"{prefix}layer '{src.name}' blob {i}", src.data[i] if src.data else None)
+                  for i, b in enumerate(src.blobs)]
         result.weights[src.name] = check_blobs(target, arrays, legacy)
     for name, layer in wanted.items():
         if name not in result.weights and _needs_weights(layer):
@@ -288,17 +306,18 @@ class _SourceLayer:
     name: str
     type: str
     blobs: list
+    data: list[np.ndarray | None] | None = None  # per blob, float data the fast reader already mapped
 
 
-def _model_layers(model: caffe_pb2.NetParameter):
+def _model_layers(model: caffe_pb2.NetParameter, preread: dict[tuple[int, int], list[np.ndarray | None]]):
     """The caffemodel's layers (current or V1 format) without copying the big message."""
-    for ly in model.layer:
-        yield _SourceLayer(ly.name, ly.type, ly.blobs)
-    for v1 in model.layers:
+    for i, ly in enumerate(model.layer):
+        yield _SourceLayer(ly.name, ly.type, ly.blobs, preread.get((100, i)))
+    for i, v1 in enumerate(model.layers):
         if v1.HasField("layer"):
             raise CaffemodelError(f"caffemodel layer '{v1.name}': V0 format is not supported")
         type_name = V1_TYPE_NAMES[caffe_pb2.V1LayerParameter.LayerType.Name(v1.type)] if v1.HasField("type") else ""
-        yield _SourceLayer(v1.name, type_name, v1.blobs)
+        yield _SourceLayer(v1.name, type_name, v1.blobs, preread.get((2, i)))
 
 
 _LEGACY = ("num", "channels", "height", "width")

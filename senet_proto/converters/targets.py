@@ -10,22 +10,39 @@ Modules are imported only when their target is used.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..caffe.validate import check_graph
 from ..errors import UsageError
 from ..fsutil import check_output_path
 from .conventions import ConvertOptions, apply_conventions
-from .loader import load_caffe
+from .loader import CaffeNet, load_caffe
+
+log = logging.getLogger("senet_proto.convert")
 
 TARGETS: dict[str, str] = {
     "pytorch": "senet_proto.converters.pytorch_io:export_pytorch",
     "onnx": "senet_proto.converters.onnx:export_onnx",
     "timm": "senet_proto.converters.timm:export_timm",
 }
+
+
+def warn_non_finite(caffenet: CaffeNet) -> int:
+    """Log a warning for every layer whose weights hold NaN or infinity; returns how many layers do."""
+    bad = 0
+    for name, blobs in caffenet.weights.items():
+        counts = [int(b.size - np.count_nonzero(np.isfinite(b))) for b in blobs]
+        if any(counts):
+            bad += 1
+            log.warning("layer '%s' has non-finite weights (NaN or inf: %s per blob); the converted model "
+                        "will compute them as they are", name, counts)
+    return bad
 
 
 def get_exporter(target: str) -> Callable[..., Path]:
@@ -53,5 +70,6 @@ def convert(prototxt: Any, caffemodel: str | os.PathLike[str], out: str | os.Pat
     exporter = get_exporter(target)
     caffenet = load_caffe(prototxt, caffemodel, allow_extra=options.allow_extra)
     check_graph(caffenet.net)
+    warn_non_finite(caffenet)
     caffenet = apply_conventions(caffenet, options)
     return exporter(caffenet, out, options, force=force)

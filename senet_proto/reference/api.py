@@ -7,10 +7,15 @@ Axpy layers are rewritten in an in-memory copy (``netprep``).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import glob
 import hashlib
 import itertools
 import logging
 import os
+import re
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
@@ -32,6 +37,8 @@ INPUT_STD = 50.0
 """Random inputs are normal with this std: the spread of a mean-subtracted 0-255 image (ImageNet's is ~58)."""
 
 CALIBRATION_BATCH = 2
+
+CACHE_MAX_AGE_S = 24 * 3600
 
 NetLike = Any  # a caffe_pb2.NetParameter, or the path of a prototxt
 
@@ -276,19 +283,30 @@ def cached_weights(net: NetLike, *, seed: int = 0) -> Path:
     """``make_weights`` with default settings, cached under the cache root (keyed by net, seed and code).
 
     For tests and tools that need the same weights repeatedly; the cache lives next to the Caffe root
-    (``$XDG_CACHE_HOME/senet-proto/weights``) and is safe to delete.
+    (``$XDG_CACHE_HOME/senet-proto/weights``) and is safe to delete; making a new file removes the ones of
+    the same net name and seed that were not used for a day.
     """
     src = _load_net(net)
     key = hashlib.sha256()
     key.update(src.SerializeToString(deterministic=True))
     key.update(f"seed={int(seed)}".encode())
     key.update(_weights_code_digest().encode())
-    name = f"{(src.name or 'net').replace('/', '_')[:40]}-{key.hexdigest()[:20]}.caffemodel"
+    prefix = f"{re.sub(r'[^A-Za-z0-9._-]+', '_', src.name or 'net')[:40]}-s{int(seed)}-"
     directory = cache_dir() / "weights"
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / name
-    if not path.is_file():
+    path = directory / f"{prefix}{key.hexdigest()[:20]}.caffemodel"
+    with open(directory / f".{prefix}lock", "w") as lock:  # parallel test workers make each file once
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if path.is_file():
+            path.touch()  # recently used: not evicted below by another run
+            return path
         make_weights(src, path, seed=seed, force=True)
+        # Files of the same net name and seed unused for a day: older code or another variant.
+        # (Several checkouts of different code may share the cache at the same time: keep theirs.)
+        for old in directory.glob(f"{glob.escape(prefix)}*.caffemodel"):
+            with contextlib.suppress(OSError):
+                if old != path and time.time() - old.stat().st_mtime > CACHE_MAX_AGE_S:
+                    old.unlink()
     return path
 
 

@@ -11,3 +11,19 @@ def reference(caffe_root):
     from senet_proto import reference
 
     return reference
+
+
+@pytest.fixture(scope="session")
+def arch_weights(reference):
+    """arch -> (default net, path of its Caffe-made weights)."""
+    from senet_proto.generator import generate
+
+    cache: dict[str, tuple[object, object]] = {}
+
+    def get(arch: str):
+        if arch not in cache:
+            net = generate(arch)
+            cache[arch] = (net, reference.cached_weights(net, seed=0))
+        return cache[arch]
+
+    return get
