@@ -108,9 +108,7 @@ class CaffeNetModule(nn.Module):
                     del blobs[name]
         return blobs
 
-    def forward(self, *inputs: torch.Tensor, **named: Any) -> Any:
-        if "_meta_blobs" in named:  # check_shapes(): functional_call enters through forward
-            return self._run(dict(named["_meta_blobs"]), keep=True)
+    def forward(self, *inputs: torch.Tensor, **named: torch.Tensor) -> Any:
         blobs = self._run(self._inputs(inputs, named), keep=False)
         if len(self.output_names) == 1:
             return blobs[self.output_names[0]]
@@ -126,14 +124,24 @@ class CaffeNetModule(nn.Module):
         A layer whose weights do not fit its bottoms raises CaffemodelError naming it and the shapes.
         """
         shapes = dict(input_shapes or self.input_shapes)
-        state = {k: torch.empty_like(v, device="meta") for k, v in (*self.named_parameters(), *self.named_buffers())}
         inputs = {k: torch.empty(s, device="meta") for k, s in shapes.items()}
+        saved: list[tuple[dict[str, Any], str, Any]] = []
         try:
+            for mod in self.modules():  # swap every weight for a meta tensor of its shape (restored below)
+                stores: tuple[dict[str, Any], ...] = (mod._parameters, mod._buffers)
+                for store in stores:
+                    for k, v in store.items():
+                        if v is not None:
+                            saved.append((store, k, v))
+                            store[k] = torch.empty_like(v, device="meta")
             with torch.no_grad():
-                blobs = torch.func.functional_call(self, state, (), {"_meta_blobs": inputs}, strict=False)
+                blobs = self._run(inputs, keep=True)
         except LayerError as e:
             raise CaffemodelError(f"{e} (net input shapes: "
                                   f"{', '.join(f'{k} {tuple(v)}' for k, v in shapes.items())})") from None
+        finally:
+            for store, k, v in saved:
+                store[k] = v
         return {k: tuple(v.shape) for k, v in blobs.items()}
 
 

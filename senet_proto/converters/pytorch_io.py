@@ -96,7 +96,9 @@ def load_pytorch(path: str | os.PathLike[str], *, map_location: str = "cpu") -> 
     except PrototxtError as e:
         raise CaffemodelError(str(e)) from None
     weights = {name: [np.zeros(s, dtype=np.float32) for s in blob_shapes] for name, blob_shapes in shapes.items()}
-    module = build_module(CaffeNet(net=net, weights=weights, source=str(path)), fuse_bn=meta.get("fuse_bn") == "true")
+    # no shape check: load_state_dict(strict=True) below checks every tensor against the embedded net
+    module = build_module(CaffeNet(net=net, weights=weights, source=str(path)), fuse_bn=meta.get("fuse_bn") == "true",
+                          check=False)
     try:
         state = load_file(str(path), device=map_location)
         module.load_state_dict(state, strict=True)

@@ -234,7 +234,26 @@ def chain_cases() -> list[Case]:
                "bn": [rand(rng, c) * 2, (np.abs(rand(rng, c)) + 0.5) * 2, np.array([2.0], np.float32)],
                "scale": [rand(rng, c), rand(rng, c)],
                "down": [rand(rng, 2, c, 1, 1), rand(rng, 2)], "up": [rand(rng, c, 2, 1, 1), rand(rng, c)]}
-    return [Case("se_block", {"x": (2, c, 6, 5)}, layers, weights)]
+    cases = [Case("se_block", {"x": (2, c, 6, 5)}, layers, weights)]
+    # BatchNorm must not be folded into a convolution whose output something else reads (here after a BatchNorm
+    # that is not in place; reading it before an in-place BatchNorm is refused by Caffe itself, since its
+    # automatic Split makes the in-place top a second producer)
+    bn_w = {"conv": [rand(rng, 4, 3, 3, 3)], "bn": [rand(rng, 4), np.abs(rand(rng, 4)) + 1, np.ones(1, np.float32)],
+            "scale": [rand(rng, 4), rand(rng, 4)]}
+    conv4 = {"num_output": 4, "kernel_size": [3], "pad": [1], "bias_term": False}
+    cases.append(Case("shared_after", {"x": (2, 3, 5, 5)}, [
+        layer("Convolution", "conv", ["x"], ["y"], convolution_param=conv4),
+        layer("BatchNorm", "bn", ["y"], ["z"]),
+        layer("Scale", "scale", ["z"], ["z"], scale_param={"bias_term": True}),
+        layer("Eltwise", "sum", ["y", "z"], ["out"]),
+    ], bn_w))
+    # a Scale that is not the BatchNorm's only reader stays separate
+    cases.append(Case("bn_two_readers", {"x": (2, 4, 3, 3)}, [
+        layer("BatchNorm", "bn", ["x"], ["z"]),
+        layer("Scale", "scale", ["z"], ["s"], scale_param={"bias_term": True}),
+        layer("Eltwise", "prod", ["z", "s"], ["out"], eltwise_param={"operation": "PROD"}),
+    ], {k: v for k, v in bn_w.items() if k != "conv"}))
+    return cases
 
 
 BUILDERS: dict[str, Callable[[], list[Case]]] = {

@@ -11,8 +11,8 @@ from ..registry import register
 
 
 def tensor(arr: np.ndarray) -> torch.Tensor:
-    """A float32 tensor owning a copy of ``arr``."""
-    return torch.tensor(np.ascontiguousarray(arr, dtype=np.float32))
+    """A float32 tensor owning a (writable, contiguous) copy of ``arr``."""
+    return torch.from_numpy(np.array(arr, dtype=np.float32, order="C", copy=True))
 
 
 def parameter(arr: np.ndarray) -> nn.Parameter:
