@@ -166,6 +166,7 @@ def main() -> None:
     ap.add_argument("--inference-arch", default="se-resnet-50")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--batches", default="1,32")
+    ap.add_argument("--threads", type=int, default=0, help="torch/ORT intra-op threads (0: their default)")
     ap.add_argument("--skip-conversion", action="store_true")
     ap.add_argument("--skip-inference", action="store_true")
     args = ap.parse_args()
@@ -174,6 +175,11 @@ def main() -> None:
           f"{os.cpu_count()} cores, {resource.getpagesize()}-byte pages, Python {platform.python_version()}")
     if not args.skip_conversion:
         conversion(args.arch, args.repeats)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)
     if not args.skip_inference:
         inference(args.inference_arch, args.repeats, [int(b) for b in args.batches.split(",")])
 
