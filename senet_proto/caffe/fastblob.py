@@ -11,6 +11,7 @@ Anything unusual (non-packed floats, groups, a data field split in chunks) falls
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 from dataclasses import dataclass, field
@@ -176,3 +177,32 @@ def read_fast(path: str | os.PathLike[str]) -> FastModel:
     }
     buf.release()
     return FastModel(net=net, arrays=arrays, mapping=mm)
+
+
+def _mapped(arr: np.ndarray) -> tuple[mmap.mmap, int] | None:
+    """The map an array views and the array's byte offset in it (None if it views no open map)."""
+    base = arr
+    while isinstance(base, np.ndarray):
+        base = base.base  # type: ignore[assignment]
+    if isinstance(base, memoryview):  # np.frombuffer keeps the buffer's memoryview
+        base = base.obj
+    if not isinstance(base, mmap.mmap) or base.closed:
+        return None
+    return base, arr.ctypes.data - np.frombuffer(base, dtype=np.uint8, count=1).ctypes.data
+
+
+def release_pages(arr: np.ndarray) -> None:
+    """Drop the resident pages of a memory-mapped array (they are re-read from the page cache if used again).
+
+    Keeps the resident set small while a large file is streamed; a no-op for arrays not backed by a map.
+    """
+    found = _mapped(arr)
+    if found is None or not hasattr(mmap, "MADV_DONTNEED"):
+        return
+    base, offset = found
+    page = mmap.PAGESIZE
+    lo = (offset // page) * page
+    hi = min(len(base), offset + arr.nbytes)
+    if hi > lo:
+        with contextlib.suppress(OSError, ValueError):
+            base.madvise(mmap.MADV_DONTNEED, lo, hi - lo)

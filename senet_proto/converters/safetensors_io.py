@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..caffe.fastblob import release_pages
 from ..fsutil import atomic_open
 
 DTYPES = {np.dtype("<f4"): "F32", np.dtype("<i8"): "I64", np.dtype("<f8"): "F64", np.dtype("<i4"): "I32"}
@@ -47,4 +48,5 @@ def write_safetensors(path: str | os.PathLike[str], tensors: Mapping[str, np.nda
             if arr.dtype.byteorder == ">":
                 arr = arr.astype(arr.dtype.newbyteorder("<"))
             f.write(memoryview(arr.reshape(-1) if arr.ndim else arr.reshape(1)).cast("B"))  # type: ignore[arg-type]
+            release_pages(tensors[name])  # a view of a mapped caffemodel: drop its pages once written
     return Path(path)

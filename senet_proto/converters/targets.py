@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..caffe.fastblob import release_pages
 from ..caffe.validate import check_graph
 from ..errors import UsageError
 from ..fsutil import check_output_path
@@ -38,7 +39,10 @@ def warn_non_finite(caffenet: CaffeNet) -> int:
     bad = 0
     for name, blobs in caffenet.weights.items():
         # min/max propagate NaN and show infinities without allocating a mask as large as the blob
-        if all(b.size == 0 or (np.isfinite(b.min()) and np.isfinite(b.max())) for b in blobs):
+        finite = all(b.size == 0 or (np.isfinite(b.min()) and np.isfinite(b.max())) for b in blobs)
+        for b in blobs:
+            release_pages(b)  # a memory-mapped caffemodel: keep the resident set small
+        if finite:
             continue
         counts = [int(b.size - np.count_nonzero(np.isfinite(b))) for b in blobs]
         if any(counts):

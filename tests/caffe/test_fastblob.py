@@ -134,3 +134,20 @@ def test_fuzz_bitflips_and_garbage(tmp_path_factory: pytest.TempPathFactory, dat
     except CaffemodelError:
         return
     assert isinstance(fast.net, caffe_pb2.NetParameter)
+
+
+def test_release_pages_keeps_the_data(tmp_path) -> None:
+    """Dropping a mapped array's resident pages (to bound RSS while streaming) leaves its values intact."""
+    import mmap
+
+    from senet_proto.caffe.fastblob import release_pages
+
+    values = np.random.default_rng(0).standard_normal(5000).astype("<f4")
+    path = tmp_path / "raw.bin"
+    path.write_bytes(b"\0\0\0" + values.tobytes())
+    with open(path, "rb") as f:
+        mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    arr = np.frombuffer(mm, dtype="<f4", count=5000, offset=3).reshape(50, 100)
+    release_pages(arr)
+    release_pages(values)  # not mapped: a no-op
+    assert np.array_equal(arr.reshape(-1), values)
