@@ -79,7 +79,7 @@ make_base() {  # make_base SUITE IMAGE
   $SUDO "$DEBOOTSTRAP" --variant=minbase "$suite" "$tmp/root" "$mirror" > "$tmp/debootstrap.log" 2>&1 \
     || { tail -n 20 "$tmp/debootstrap.log" >&2; exit 1; }
   $SUDO rm -rf "$tmp/root/var/cache/apt/archives/"*.deb "$tmp/root/var/lib/apt/lists/"*
-  $SUDO tar -C "$tmp/root" --numeric-owner -c . | podman import --change 'CMD ["/bin/bash"]' - "$image" >/dev/null
+  $SUDO tar -C "$tmp/root" --numeric-owner -c . | podman import -q --change 'CMD ["/bin/bash"]' - "$image" >/dev/null
   rm -rf "$tmp"; trap - EXIT
   echo "build-local.sh: base image $image made in $((SECONDS - t0)) s"
 }
@@ -95,9 +95,15 @@ done
 for p in "${XDG_CONFIG_HOME:-$HOME/.config}/pip/pip.conf" "$HOME/.pip/pip.conf"; do
   [ -f "$p" ] && volumes+=(-v "$p:/root/.config/pip/pip.conf:ro") && break
 done
-# the CA bundle pip is told to use (pip.conf `cert` or $PIP_CERT) is needed at the same path in the build
+# this machine's CA bundle (it may hold a local proxy's CA) for pip in the build: mounted outside /etc/ssl (the
+# image's own ca-certificates package writes there) and named by the PIP_CERT build argument, used only by RUN
+# steps; the image keeps Debian's bundle
+cert_args=()
 cert=${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt}
-[ -f "$cert" ] && volumes+=(-v "$cert:$cert:ro")
+if [ -f "$cert" ]; then
+  volumes+=(-v "$cert:/run/senet-proto-build-ca.crt:ro")
+  cert_args+=(--build-arg PIP_CERT=/run/senet-proto-build-ca.crt)
+fi
 # CPU torch: the newest torch+cpu wheel for Python 3.11 in a local find-links directory, unless TORCH_VERSION is set
 if [ "$flavor" = cpu ] && [ -z "${TORCH_VERSION:-}" ]; then
   TORCH_VERSION=$(find /opt/wheels -maxdepth 1 -name 'torch-*+cpu-cp311-*.whl' 2>/dev/null \
@@ -109,7 +115,7 @@ t0=$SECONDS
 podman build --isolation chroot --pull=never \
   -f "$here/Dockerfile" --ignorefile "$here/Dockerfile.dockerignore" \
   --target "$target" --build-arg "TORCH_FLAVOR=$flavor" ${TORCH_VERSION:+--build-arg "TORCH_VERSION=$TORCH_VERSION"} \
-  "${volumes[@]}" \
+  "${volumes[@]}" "${cert_args[@]}" \
   -t "$tag" "$repo"
 echo "build-local.sh: built $tag in $((SECONDS - t0)) s"
 podman image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' "$tag"
