@@ -12,8 +12,9 @@
 # Debian mirror: read from this machine's apt configuration at run time (SENET_PROTO_DEBIAN_MIRROR overrides).
 # pip inside the build: this machine's pip configuration files and local wheel/index directories are mounted
 # read-only into the build (nothing of them is copied into the image or written to the repository).
-# Podman storage: podman's default (/var/lib/containers/storage for root), driver from $STORAGE_DRIVER
-# (default vfs, which works without overlay mounts).
+# Podman storage: podman's default (/var/lib/containers/storage for root; overlay, or what containers/storage picks);
+# STORAGE_DRIVER=vfs where overlay mounts are not allowed (vfs copies every layer: about 27 GB of disk for the test
+# target instead of about 5).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -36,7 +37,6 @@ case "$target" in main|test|caffe) ;; *) echo "build-local.sh: --target must be 
 case "$flavor" in cpu|cuda) ;; *) echo "build-local.sh: --flavor must be cpu or cuda" >&2; exit 2 ;; esac
 [ -n "$tag" ] || tag="senet-proto:$flavor"; [ "$target" = main ] || tag="$tag-$target"
 
-export STORAGE_DRIVER=${STORAGE_DRIVER:-vfs}
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 
 need=()
@@ -110,7 +110,7 @@ if [ "$flavor" = cpu ] && [ -z "${TORCH_VERSION:-}" ]; then
                   | sed -E 's#.*/torch-([^+]+)\+cpu.*#\1#' | sort -V | tail -n1)
 fi
 
-echo "build-local.sh: building $tag (target $target, torch $flavor) with podman ($STORAGE_DRIVER storage)"
+echo "build-local.sh: building $tag (target $target, torch $flavor) with podman (${STORAGE_DRIVER:-default} storage)"
 t0=$SECONDS
 podman build --isolation chroot --pull=never \
   -f "$here/Dockerfile" --ignorefile "$here/Dockerfile.dockerignore" \
