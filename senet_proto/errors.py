@@ -46,3 +46,5 @@ class CaffeReferenceError(SenetProtoError):
 
 class VerificationError(SenetProtoError):
     """A converted model disagrees with Caffe beyond tolerance."""
+
+    exit_code = 3

@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from .caffe import caffe_pb2, read_prototxt
+from .caffe.validate import check_graph
 from .errors import PrototxtError
 
 
 def resolve_net(spec: str | Path) -> caffe_pb2.NetParameter:
-    """``se-resnet-50`` -> the generated default net; ``path/to/net.prototxt`` -> that file, parsed."""
+    """``se-resnet-50`` -> the generated default net; ``path/to/net.prototxt`` -> that file, parsed and
+    checked like Caffe checks a net (known bottoms, one producer per blob, sane input shapes)."""
     from .generator import ARCHITECTURES, generate
 
     if isinstance(spec, str) and spec in ARCHITECTURES:
@@ -18,4 +20,7 @@ def resolve_net(spec: str | Path) -> caffe_pb2.NetParameter:
     if not path.exists():
         known = ", ".join(sorted(ARCHITECTURES))
         raise PrototxtError(f"{spec}: neither a known architecture ({known}) nor an existing file")
-    return read_prototxt(path)
+    net = read_prototxt(path)
+    if len(net.layer) or not len(net.layers):
+        check_graph(net)
+    return net

@@ -8,6 +8,8 @@ so ``senet-proto list`` does not pay for torch.
 from __future__ import annotations
 
 import importlib
+import sys
+from typing import Any
 
 import click
 
@@ -16,6 +18,12 @@ from .. import __version__
 COMMANDS: dict[str, str] = {
     "list": "senet_proto.cli.generate:list_cmd",
     "generate": "senet_proto.cli.generate:generate_cmd",
+    "convert": "senet_proto.cli.convert:convert_cmd",
+    "weights": "senet_proto.cli.weights:weights_cmd",
+    "draw": "senet_proto.cli.draw:draw_cmd",
+    "info": "senet_proto.cli.info:info_cmd",
+    "view": "senet_proto.cli.view:view_cmd",
+    "verify": "senet_proto.cli.verify:verify_cmd",
 }
 
 HELP = """senet-proto: the Caffe SENet networks, generated, converted, verified and viewed.
@@ -31,6 +39,26 @@ Exit codes: 0 success, 1 bad input or failed operation, 2 usage error,
 
 
 class LazyGroup(click.Group):
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        """Like click's main, but usage errors too end in ONE line on stderr (exit 2)."""
+        plain_main: Any = super().main
+        if not standalone_mode:
+            return plain_main(*args, standalone_mode=False, **kwargs)
+        try:
+            rv = plain_main(*args, standalone_mode=False, **kwargs)
+        except click.exceptions.Abort:
+            click.echo("senet-proto: interrupted", err=True)
+            sys.exit(130)
+        except click.ClickException as e:
+            if type(e).__name__ == "NoArgsIsHelpError":  # bare `senet-proto`: show the help
+                e.show()
+                sys.exit(e.exit_code)
+            where = f" (see {e.ctx.command_path} --help)" if isinstance(e, click.UsageError) and e.ctx else ""
+            message = " ".join(e.format_message().split())
+            click.echo(f"senet-proto: error: {message}{where}", err=True)
+            sys.exit(e.exit_code)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 

@@ -7,8 +7,10 @@ too (the traceback only with -v), exit code 4.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -37,6 +39,10 @@ def guarded(fn: F) -> F:
             return fn(*args, **kwargs)
         except SenetProtoError as e:
             fail(str(e), e.exit_code)
+        except BrokenPipeError:  # e.g. `senet-proto generate ... | head`: the reader has gone, not an error
+            with contextlib.suppress(OSError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(0)
         except KeyboardInterrupt:
             click.echo("senet-proto: interrupted", err=True)
             sys.exit(130)
@@ -48,6 +54,16 @@ def guarded(fn: F) -> F:
             fail(f"internal error: {type(e).__name__}: {e} (a bug; rerun with -v for details)", INTERNAL_ERROR)
 
     return wrapper  # type: ignore[return-value]
+
+
+class _CurrentStderr(logging.Handler):
+    """Writes to whatever sys.stderr is when a record is emitted (CliRunner swaps it per invocation)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            click.echo(self.format(record), err=True)
+        except Exception:
+            self.handleError(record)
 
 
 def setup_logging(verbose: int, quiet: bool) -> None:
@@ -64,7 +80,7 @@ def setup_logging(verbose: int, quiet: bool) -> None:
     logger = logging.getLogger("senet_proto")
     logger.setLevel(level)
     if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _CurrentStderr()
         handler.setFormatter(logging.Formatter("senet-proto: %(message)s"))
         logger.addHandler(handler)
 

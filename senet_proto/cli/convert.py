@@ -1,0 +1,63 @@
+"""``senet-proto convert PROTOTXT CAFFEMODEL --to pytorch -o OUT``."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import click
+
+from ..converters.conventions import CLASS_ORDERS, INPUT_FORMATS, ConvertOptions
+from ..converters.targets import TARGETS
+from .common import guarded, verbosity_options
+
+log = logging.getLogger("senet_proto")
+
+HELP = """Convert a Caffe net and its weights (without Caffe).
+
+\b
+PROTOTXT   the deploy prototxt (or an architecture id, e.g. se-resnet-50)
+CAFFEMODEL its weights (legacy V1 files are upgraded as Caffe does)
+
+\b
+Targets:
+  pytorch  one .safetensors file (no pickle): weights plus the net, loadable with
+           senet_proto.load_pytorch(OUT)
+
+The official weights take BGR 0-255 input minus the mean (104, 117, 123) and
+output classes in their own order; --input rgb255 and --class-order imagenet
+change the weights accordingly, and the choice is recorded with them.
+"""
+
+
+@click.command("convert", help=HELP)
+@click.argument("prototxt")
+@click.argument("caffemodel", type=click.Path(dir_okay=False))
+@click.option("--to", "target", type=click.Choice(sorted(TARGETS)), default="pytorch", show_default=True,
+              help="Output format.")
+@click.option("-o", "--output", required=True, type=click.Path(), help="Output file.")
+@click.option("--fuse-bn", is_flag=True, help="Fold BatchNorm (and its Scale) into the preceding convolution.")
+@click.option("--allow-extra", is_flag=True, help="Ignore caffemodel layers without weights that the prototxt lacks.")
+@click.option("--class-order", type=click.Choice(CLASS_ORDERS), default="official", show_default=True,
+              help="official: as released; imagenet: classifier rows permuted to the standard synset order.")
+@click.option("--input", "input_format", type=click.Choice(INPUT_FORMATS), default="bgr255", show_default=True,
+              help="bgr255: as released; rgb255: first convolution's input channels flipped for RGB input.")
+@click.option("--force", is_flag=True, help="Overwrite the output file.")
+@verbosity_options
+@guarded
+def convert_cmd(prototxt: str, caffemodel: str, target: str, output: str, fuse_bn: bool, allow_extra: bool,
+                class_order: str, input_format: str, force: bool) -> None:
+    from ..converters.targets import convert
+    from ..nets import resolve_net
+
+    options = ConvertOptions(fuse_bn=fuse_bn, allow_extra=allow_extra, class_order=class_order, input=input_format)
+    options.validate()
+    from ..fsutil import check_output_path
+
+    check_output_path(output, force=force)
+    t0 = time.monotonic()
+    net = resolve_net(prototxt)
+    out = convert(net, caffemodel, output, target, options, force=force)
+    log.info("converted in %.1f s", time.monotonic() - t0)
+    click.echo(f"wrote {out} ({target}; input {options.input}, class order {options.class_order}"
+               f"{', BatchNorm folded' if fuse_bn else ''})")

@@ -1,0 +1,217 @@
+"""A converter's view of a net: the TEST-phase layers as nodes with their weights, and graph passes.
+
+``build_graph(caffenet)`` gives ``Graph``: inputs (from ``Input`` layers), nodes in
+Caffe's execution order, outputs (Caffe's rule: tops no later layer consumes,
+sorted by name as Caffe's ``std::set``). Blob *versions* (a name plus the node
+that last wrote it) make in-place layers explicit: ``readers`` says which nodes
+read each version.
+
+Passes (shared by every target):
+- ``merge_batchnorm_scale``: a BatchNorm whose output only feeds the one-bottom
+  channel Scale right after it becomes one BatchNorm node with gamma/beta.
+- ``fold_batchnorm``: a (merged) BatchNorm with global statistics right after a
+  Convolution whose output only it reads is folded into the convolution.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..caffe import caffe_pb2
+from ..errors import CaffemodelError, PrototxtError
+from .loader import CaffeNet
+
+INPUT = -1  # producer index of a net input
+
+# Types whose output may share memory with their (first) bottom, as in Caffe (ShareData).
+VIEW_TYPES = frozenset({"Reshape", "Flatten", "Split"})
+
+
+@dataclass
+class Node:
+    layer: caffe_pb2.LayerParameter
+    blobs: list[np.ndarray]
+    bottoms: tuple[str, ...]
+    tops: tuple[str, ...]
+    attrs: dict[str, Any] = field(default_factory=dict)
+    inplace: bool = False  # may overwrite its bottom's memory (Caffe runs it in place, and that is safe here)
+    merged: tuple[str, ...] = ()  # the Caffe layers this node stands for, when a pass merged several
+
+    @property
+    def covers(self) -> tuple[str, ...]:
+        return self.merged or (self.name,)
+
+    @property
+    def name(self) -> str:
+        return str(self.layer.name)
+
+    @property
+    def type(self) -> str:
+        return str(self.layer.type)
+
+
+@dataclass
+class Graph:
+    inputs: dict[str, tuple[int, ...]]
+    nodes: list[Node]
+    outputs: list[str] = field(default_factory=list)
+    name: str = ""
+
+    def versions(self) -> tuple[list[list[int]], dict[tuple[str, int], list[int]]]:
+        """Per node, the producer of each bottom; and (blob, producer) -> reading node indices."""
+        current = dict.fromkeys(self.inputs, INPUT)
+        producers: list[list[int]] = []
+        readers: dict[tuple[str, int], list[int]] = {}
+        for i, node in enumerate(self.nodes):
+            prod = []
+            for b in node.bottoms:
+                if b not in current:
+                    raise PrototxtError(f"Unknown bottom blob '{b}' (layer '{node.name}')")
+                prod.append(current[b])
+                readers.setdefault((b, current[b]), []).append(i)
+            producers.append(prod)
+            for t in node.tops:
+                current[t] = i
+        return producers, readers
+
+    def refresh(self) -> None:
+        """Recompute outputs and in-place flags after a pass changed the nodes."""
+        available: set[str] = set(self.inputs)
+        for node in self.nodes:
+            available.difference_update(node.bottoms)
+            available.update(node.tops)
+        self.outputs = sorted(available)
+        producers, _ = self.versions()
+        aliases_input: dict[str, bool] = dict.fromkeys(self.inputs, True)
+        for i, node in enumerate(self.nodes):
+            same = len(node.tops) == 1 and len(node.bottoms) >= 1 and node.tops[0] == node.bottoms[0]
+            node.inplace = bool(same and producers[i][0] != INPUT and not aliases_input.get(node.bottoms[0], False))
+            view = bool(node.type in VIEW_TYPES and node.bottoms and aliases_input.get(node.bottoms[0], False))
+            for t in node.tops:
+                aliases_input[t] = view
+
+
+def input_shapes(layers: list[caffe_pb2.LayerParameter]) -> dict[str, tuple[int, ...]]:
+    shapes: dict[str, tuple[int, ...]] = {}
+    for layer in layers:
+        if layer.type != "Input":
+            continue
+        specs = list(layer.input_param.shape)
+        for j, top in enumerate(layer.top):
+            if not specs:
+                shapes[top] = ()
+            else:
+                shapes[top] = tuple(specs[j if len(specs) > 1 else 0].dim)
+    return shapes
+
+
+def build_graph(caffenet: CaffeNet, phase: int = caffe_pb2.TEST) -> Graph:
+    layers = caffenet.layers(phase)
+    nodes = [
+        Node(layer=ly, blobs=list(caffenet.weights.get(ly.name, [])), bottoms=tuple(ly.bottom), tops=tuple(ly.top))
+        for ly in layers
+        if ly.type != "Input"
+    ]
+    g = Graph(inputs=input_shapes(layers), nodes=nodes, name=caffenet.net.name)
+    g.refresh()
+    return g
+
+
+def batchnorm_stats(node: Node) -> tuple[np.ndarray, np.ndarray]:
+    """Caffe's use of the three BatchNorm blobs: mean = blob0 / f, var = blob1 / f, with 1/0 taken as 0."""
+    if "mean" in node.attrs:
+        return node.attrs["mean"], node.attrs["var"]
+    if len(node.blobs) != 3:
+        raise CaffemodelError(f"layer '{node.name}' (BatchNorm): needs 3 blobs, has {len(node.blobs)}")
+    f = np.float32(node.blobs[2].reshape(-1)[0])
+    factor = np.float32(0) if f == 0 else np.float32(1) / f
+    return (node.blobs[0].reshape(-1) * factor).astype(np.float32), (node.blobs[1].reshape(-1) * factor).astype(
+        np.float32
+    )
+
+
+def _uses_global_stats(node: Node) -> bool:
+    p = node.layer.batch_norm_param
+    return bool(p.use_global_stats) if p.HasField("use_global_stats") else True  # TEST phase default
+
+
+def _is_channel_scale(node: Node, channels: int) -> bool:
+    if node.type != "Scale" or len(node.bottoms) != 1 or not node.blobs:
+        return False
+    p = node.layer.scale_param
+    axis = p.axis if p.HasField("axis") else 1
+    num_axes = p.num_axes if p.HasField("num_axes") else 1
+    return axis == 1 and num_axes == 1 and node.blobs[0].shape == (channels,)
+
+
+def merge_batchnorm_scale(g: Graph) -> None:
+    """BatchNorm followed by the channel Scale that alone reads it -> one BatchNorm node with affine weights."""
+    _, readers = g.versions()
+    out: list[Node] = []
+    skip = False
+    for i, node in enumerate(g.nodes):
+        if skip:
+            skip = False
+            continue
+        nxt = g.nodes[i + 1] if i + 1 < len(g.nodes) else None
+        if (
+            node.type == "BatchNorm" and "gamma" not in node.attrs and nxt is not None and len(node.tops) == 1
+            and len(node.blobs) == 3 and _is_channel_scale(nxt, node.blobs[0].size)
+            and nxt.bottoms[0] == node.tops[0] and readers.get((node.tops[0], i)) == [i + 1]
+        ):
+            mean, var = batchnorm_stats(node)
+            merged = Node(layer=node.layer, blobs=node.blobs, bottoms=node.bottoms, tops=nxt.tops,
+                          attrs=dict(node.attrs), merged=(*node.covers, *nxt.covers))
+            merged.attrs.update(mean=mean, var=var, gamma=nxt.blobs[0].reshape(-1),
+                                beta=nxt.blobs[1].reshape(-1) if len(nxt.blobs) > 1 else None,
+                                scale_layer=nxt.name)
+            out.append(merged)
+            skip = True
+        else:
+            out.append(node)
+    g.nodes = out
+    g.refresh()
+
+
+def fold_batchnorm(g: Graph) -> None:
+    """Convolution followed by a global-statistics BatchNorm that alone reads it -> one convolution."""
+    _, readers = g.versions()
+    out: list[Node] = []
+    skip = False
+    for i, node in enumerate(g.nodes):
+        if skip:
+            skip = False
+            continue
+        nxt = g.nodes[i + 1] if i + 1 < len(g.nodes) else None
+        if (
+            node.type == "Convolution" and nxt is not None and nxt.type == "BatchNorm" and len(node.tops) == 1
+            and _uses_global_stats(nxt) and nxt.bottoms == node.tops and node.blobs
+            and readers.get((node.tops[0], i)) == [i + 1]
+            and (nxt.blobs or "mean" in nxt.attrs)
+        ):
+            mean, var = batchnorm_stats(nxt)
+            w = node.blobs[0].astype(np.float64)
+            if mean.shape[0] != w.shape[0]:
+                out.append(node)
+                continue
+            eps = float(nxt.layer.batch_norm_param.eps)
+            gamma = nxt.attrs.get("gamma")
+            beta = nxt.attrs.get("beta")
+            g64 = np.ones_like(mean, dtype=np.float64) if gamma is None else gamma.astype(np.float64)
+            b64 = np.zeros_like(mean, dtype=np.float64) if beta is None else beta.astype(np.float64)
+            s = g64 / np.sqrt(var.astype(np.float64) + eps)
+            bias = node.blobs[1].astype(np.float64).reshape(-1) if len(node.blobs) > 1 else 0.0
+            w_f = (w * s.reshape((-1,) + (1,) * (w.ndim - 1))).astype(np.float32)
+            b_f = ((bias - mean.astype(np.float64)) * s + b64).astype(np.float32)
+            fused = Node(layer=node.layer, blobs=[w_f, b_f], bottoms=node.bottoms, tops=nxt.tops,
+                         attrs=dict(node.attrs), merged=(*node.covers, *nxt.covers))
+            fused.attrs["folded_bn"] = nxt.name
+            out.append(fused)
+            skip = True
+        else:
+            out.append(node)
+    g.nodes = out
+    g.refresh()

@@ -1,0 +1,83 @@
+"""The ONNX graph under construction: value names for Caffe blob versions, initializers, nodes.
+
+Blob names come from Caffe. A blob written several times (in-place layers) gets one ONNX value per write:
+the last write keeps the Caffe name, earlier ones are named ``blob@layer`` after the layer that wrote them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from ..graph import Graph, Node
+
+Shape = tuple[int, ...]
+
+
+@dataclass
+class OnnxBuilder:
+    graph: Graph
+    shapes: dict[str, Shape]
+    nodes: list[onnx.NodeProto] = field(default_factory=list)
+    initializers: list[onnx.TensorProto] = field(default_factory=list)
+    current: dict[str, str] = field(default_factory=dict)  # Caffe blob -> ONNX value holding it now
+    final_writer: dict[str, int] = field(default_factory=dict)  # Caffe blob -> index of the node writing it last
+    index: int = 0
+    _names: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        for i, node in enumerate(self.graph.nodes):
+            for top in node.tops:
+                self.final_writer[top] = i
+        for name in self.graph.inputs:
+            self.current[name] = name
+            self._names.add(name)
+
+    # -- names ----------------------------------------------------------------------------------------
+
+    def unique(self, base: str) -> str:
+        name, k = base, 1
+        while name in self._names:
+            k += 1
+            name = f"{base}#{k}"
+        self._names.add(name)
+        return name
+
+    def input(self, blob: str) -> str:
+        return self.current[blob]
+
+    def output(self, node: Node, blob: str) -> str:
+        """The ONNX value a node writes for Caffe blob ``blob``."""
+        final = self.final_writer.get(blob) == self.index
+        name = blob if final and blob not in self.graph.inputs else self.unique(f"{blob}@{node.name}")
+        if final:
+            self._names.add(name)
+        self.current[blob] = name
+        return name
+
+    def temp(self, node: Node, what: str) -> str:
+        return self.unique(f"{node.name}/{what}")
+
+    # -- content --------------------------------------------------------------------------------------
+
+    def const(self, node: Node, what: str, array: np.ndarray | list[int] | list[float], dtype: Any = None) -> str:
+        arr = np.asarray(array, dtype=dtype if dtype is not None else np.asarray(array).dtype)
+        if arr.dtype == np.float64:
+            arr = arr.astype(np.float32)
+        name = self.unique(f"{node.name}/{what}")
+        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(arr), name))
+        return name
+
+    def add(self, op: str, inputs: list[str], outputs: list[str], node: Node, **attrs: Any) -> None:
+        self.nodes.append(helper.make_node(op, inputs, outputs, name=self.unique(f"{node.name}/{op}"), **attrs))
+
+    def shape(self, blob: str) -> Shape:
+        return self.shapes[blob]
+
+
+def value_info(name: str, shape: Shape) -> onnx.ValueInfoProto:
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, list(shape))

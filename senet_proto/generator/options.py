@@ -1,0 +1,65 @@
+"""Generation options (the command line's --se-style, --squeeze, ...) and their validation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import UsageError
+
+SE_STYLES = ("axpy", "scale", "none")
+SQUEEZES = ("conv", "fc")
+PHASES = ("deploy", "train")
+DATA_SOURCES = ("lmdb", "dummy")
+
+
+@dataclass(frozen=True)
+class GenerateOptions:
+    """What to generate. The defaults give the official deploy net.
+
+    se_style: ``axpy`` — the release's fused Axpy layer (residual nets); ``scale`` — stock-Caffe layers only
+    (Reshape + two-bottom Scale, then Eltwise SUM with the shortcut); ``none`` — the baseline without SE.
+    squeeze: ``conv`` — 1x1 Convolutions as released; ``fc`` — InnerProduct layers.
+    """
+
+    se_style: str = "axpy"
+    squeeze: str = "conv"
+    reduction: int = 16
+    input_shape: tuple[int, int, int, int] = (1, 3, 224, 224)
+    num_classes: int = 1000
+    phase: str = "deploy"
+    data: str = "lmdb"  # train phase: an LMDB Data layer, or DummyData (synthetic, for smoke tests)
+    train_source: str = "train_lmdb"
+    val_source: str = "val_lmdb"
+
+    def validate(self) -> None:
+        for name, value, choices in (
+            ("se-style", self.se_style, SE_STYLES),
+            ("squeeze", self.squeeze, SQUEEZES),
+            ("phase", self.phase, PHASES),
+            ("data", self.data, DATA_SOURCES),
+        ):
+            if value not in choices:
+                raise UsageError(f"--{name} must be one of {', '.join(choices)}, got {value!r}")
+        if not isinstance(self.reduction, int) or self.reduction < 1:
+            raise UsageError(f"--reduction must be a positive integer, got {self.reduction!r}")
+        shape = tuple(self.input_shape)
+        if len(shape) != 4 or not all(isinstance(d, int) and d > 0 for d in shape):
+            raise UsageError(f"--input-shape must be four positive integers N,C,H,W, got {shape}")
+        if shape[1] != 3:
+            raise UsageError(f"--input-shape: these nets take 3 input channels (BGR), got C={shape[1]}")
+        if max(shape[2:]) > 8192 or shape[0] > 4096:
+            raise UsageError(f"--input-shape {shape} is unreasonably large")
+        if not isinstance(self.num_classes, int) or self.num_classes < 1:
+            raise UsageError(f"--num-classes must be a positive integer, got {self.num_classes!r}")
+
+
+def parse_shape(text: str) -> tuple[int, int, int, int]:
+    """Parse ``N,C,H,W`` (also accepts ``x`` or spaces as separators)."""
+    parts = [p for p in text.replace("x", ",").replace(" ", ",").split(",") if p]
+    try:
+        dims = tuple(int(p) for p in parts)
+    except ValueError:
+        raise UsageError(f"--input-shape must be N,C,H,W integers, got {text!r}") from None
+    if len(dims) != 4:
+        raise UsageError(f"--input-shape must have four dimensions N,C,H,W, got {text!r}")
+    return (dims[0], dims[1], dims[2], dims[3])

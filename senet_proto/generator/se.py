@@ -1,0 +1,30 @@
+"""The squeeze-and-excitation gate in its variants (conv/fc squeeze; axpy/scale/none rescale)."""
+
+from __future__ import annotations
+
+from .builder import NetBuilder
+from .options import GenerateOptions
+
+
+def excite(b: NetBuilder, prefix: str, x: str, opts: GenerateOptions) -> str:
+    """Pool -> squeeze -> ReLU -> excite -> Sigmoid on blob ``x``; return the gate blob (N×C×1×1 or N×C)."""
+    channels = b.shapes[x][1]
+    hidden = max(1, channels // opts.reduction)
+    pooled = b.global_pool(f"{prefix}_global_pool", x)
+    if opts.squeeze == "conv":
+        down = b.conv(f"{prefix}_1x1_down", pooled, hidden, kernel=1, bias=True, explicit_stride=True)
+        b.relu(f"{down}/relu", down)
+        up = b.conv(f"{prefix}_1x1_up", down, channels, kernel=1, bias=True, explicit_stride=True)
+    else:
+        down = b.inner_product(f"{prefix}_fc_down", pooled, hidden)
+        b.relu(f"{down}/relu", down)
+        up = b.inner_product(f"{prefix}_fc_up", down, channels)
+    b.sigmoid(f"{prefix}_prob", up)
+    return up
+
+
+def rescale(b: NetBuilder, prefix: str, x: str, gate: str, top: str) -> str:
+    """x * gate with stock layers: a 4-D gate is reshaped to N×C, then a two-bottom Scale (axis 0)."""
+    if len(b.shapes[gate]) == 4:
+        gate = b.reshape_nc(f"{prefix}_prob_reshape", gate)
+    return b.scale_by(f"{prefix}_scale", x, gate, top)

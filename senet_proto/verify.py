@@ -1,0 +1,140 @@
+"""Verify a conversion: run the converted model(s) and real Caffe on the same input, compare every blob.
+
+The tolerance is relative to the reference blob's largest magnitude: ``max|ours - caffe| / max|caffe|``.
+``tolerance`` applies to the net's scores (its outputs and the blobs that feed a final Softmax);
+``blob_tolerance`` to every intermediate blob (float32 rounding differences grow through a deep net).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .caffe import caffe_pb2
+from .errors import CaffemodelError, UsageError
+from .reference import INPUT_STD
+
+TARGETS = ("pytorch", "onnx")
+
+
+@dataclass
+class BlobDiff:
+    target: str
+    blob: str
+    shape: tuple[int, ...]
+    max_abs: float
+    rel: float
+    limit: float
+
+    @property
+    def ok(self) -> bool:
+        return bool(np.isfinite(self.rel)) and self.rel <= self.limit
+
+
+@dataclass
+class Report:
+    rows: list[BlobDiff] = field(default_factory=list)
+    backend: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.rows)
+
+    def worst(self, target: str) -> BlobDiff:
+        return max((r for r in self.rows if r.target == target), key=lambda r: r.rel / r.limit)
+
+
+def score_blobs(net: caffe_pb2.NetParameter, outputs: list[str]) -> set[str]:
+    """The net's outputs plus the inputs of a final Softmax (the pre-softmax scores)."""
+    scores = set(outputs)
+    for layer in net.layer:
+        if layer.type == "Softmax" and set(layer.top) & scores:
+            scores.update(layer.bottom)
+    return scores
+
+
+def _input(net_input: dict[str, tuple[int, ...]], input_file: str | os.PathLike[str] | None,
+           seed: int) -> dict[str, np.ndarray]:
+    if len(net_input) != 1:
+        raise UsageError(f"verify needs a net with one input, this one has {len(net_input)}")
+    (name, shape), = net_input.items()
+    if input_file is None:
+        return {name: np.random.default_rng(seed).normal(0.0, INPUT_STD, size=shape).astype(np.float32)}
+    try:
+        x = np.load(input_file, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise UsageError(f"--input {input_file}: not a readable .npy file ({e})") from None
+    if x.ndim != len(shape) or tuple(x.shape[1:]) != tuple(shape[1:]):
+        raise UsageError(f"--input {input_file}: shape {x.shape} does not fit the net's input {tuple(shape)} "
+                         "(any batch size is fine)")
+    return {name: np.ascontiguousarray(x, dtype=np.float32)}
+
+
+def _pytorch_blobs(caffenet, x: dict[str, np.ndarray], device: str, fuse_bn: bool) -> dict[str, np.ndarray]:
+    import torch
+
+    from .converters.pytorch import build_module
+
+    if device == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: no CUDA device is available to PyTorch here")
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    module = build_module(caffenet, fuse_bn=fuse_bn).to(device)
+    with torch.no_grad():
+        blobs = module.forward_blobs(**{k: torch.from_numpy(v).to(device) for k, v in x.items()})
+    return {k: v.detach().float().cpu().numpy() for k, v in blobs.items()}
+
+
+def _onnx_blobs(caffenet, x: dict[str, np.ndarray], fuse_bn: bool) -> dict[str, np.ndarray]:
+    import onnxruntime as ort
+
+    from .converters.onnx import build_onnx
+
+    (name, arr), = x.items()
+    model = build_onnx(caffenet, fuse_bn=fuse_bn, input_shape=arr.shape, intermediate=True)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    return dict(zip(names, session.run(None, {name: arr}), strict=True))
+
+
+def verify(prototxt: str | os.PathLike[str] | caffe_pb2.NetParameter, caffemodel: str | os.PathLike[str], *,
+           targets: tuple[str, ...] = TARGETS, device: str = "cpu", input_file: str | os.PathLike[str] | None = None,
+           tolerance: float = 1e-4, blob_tolerance: float = 1e-3, fuse_bn: bool = False, allow_extra: bool = False,
+           seed: int = 0) -> Report:
+    from . import reference
+    from .converters import load_caffe
+    from .converters.graph import build_graph, input_shapes
+
+    for t in targets:
+        if t not in TARGETS:
+            raise UsageError(f"unknown verify target {t!r} (targets: {', '.join(TARGETS)})")
+    if device not in ("cpu", "cuda"):
+        raise UsageError(f"--device must be cpu or cuda, got {device!r}")
+    caffenet = load_caffe(prototxt, caffemodel, allow_extra=allow_extra)
+    x = _input(input_shapes(caffenet.layers()), input_file, seed)
+    graph = build_graph(caffenet)
+    scores = score_blobs(caffenet.net, graph.outputs)
+    ref = reference.forward(caffenet.net, Path(caffemodel), x)
+    report = Report(backend=reference.backend_info())
+    for target in targets:
+        ours = _pytorch_blobs(caffenet, x, device, fuse_bn) if target == "pytorch" else _onnx_blobs(caffenet, x,
+                                                                                                    fuse_bn)
+        for blob, r in ref.items():
+            if blob in x:
+                continue
+            if blob not in ours:
+                if fuse_bn:
+                    continue  # a folded BatchNorm leaves no separate pre-BN value
+                raise CaffemodelError(f"{target}: the converted model has no blob '{blob}'")
+            o = ours[blob]
+            if o.shape != r.shape:
+                raise CaffemodelError(f"{target}: blob '{blob}' has shape {o.shape}, Caffe's is {r.shape}")
+            max_abs = float(np.max(np.abs(o.astype(np.float64) - r))) if r.size else 0.0
+            denom = float(np.max(np.abs(r))) if r.size else 0.0
+            rel = max_abs / denom if denom > 0 else (0.0 if max_abs == 0 else float("inf"))
+            limit = tolerance if blob in scores else blob_tolerance
+            report.rows.append(BlobDiff(target, blob, tuple(r.shape), max_abs, rel, limit))
+    return report

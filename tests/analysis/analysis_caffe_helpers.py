@@ -1,0 +1,63 @@
+"""Ask the real Caffe 1.0 (in the Debian 11 root) for the blob shapes of a batch of nets, in one run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from senet_proto.caffe import caffe_pb2, format_prototxt
+
+SCRIPT = r"""
+import json, os, sys
+os.environ["GLOG_minloglevel"] = "2"
+import caffe
+caffe.set_mode_cpu()
+out = {}
+for path in sys.argv[1:]:
+    net = caffe.Net(path, caffe.TEST)
+    out[os.path.basename(path)] = {name: list(blob.data.shape) for name, blob in net.blobs.items()}
+    sys.stdout.flush()
+print(json.dumps(out))
+"""
+
+
+def caffe_blob_shapes(root: Path, nets: dict[str, caffe_pb2.NetParameter]) -> dict[str, dict[str, tuple[int, ...]]]:
+    """name -> {blob: shape} as Caffe's ``Net.blobs`` reports after loading each net in TEST phase."""
+    tmp = Path(tempfile.mkdtemp(prefix="senet-view-shapes-", dir=root / "tmp"))
+    try:
+        inside = Path("/tmp") / tmp.name
+        (tmp / "run.py").write_text(SCRIPT)
+        paths = []
+        for name, net in nets.items():
+            (tmp / f"{name}.prototxt").write_text(format_prototxt(net))
+            paths.append(str(inside / f"{name}.prototxt"))
+        proc = subprocess.run(["chroot", str(root), "python3", str(inside / "run.py"), *paths],
+                              capture_output=True, text=True, timeout=900)
+        if proc.returncode != 0:
+            raise AssertionError(f"Caffe failed (rc {proc.returncode}):\n{proc.stderr[-3000:]}")
+        raw = json.loads(proc.stdout.strip().splitlines()[-1])
+        return {k.removesuffix(".prototxt"): {b: tuple(s) for b, s in v.items()} for k, v in raw.items()}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def find_official() -> Path:
+    """The official prototxts (``shared/official`` beside the repository or beside its worktrees folder)."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        candidate = parent / "shared" / "official"
+        if candidate.is_dir():
+            return candidate
+    return here.parents[2].parent / "shared" / "official"
+
+
+def caffe_load_failure(root: Path, net: caffe_pb2.NetParameter) -> str:
+    """Caffe's error output when loading ``net`` fails; AssertionError if Caffe accepts it."""
+    try:
+        caffe_blob_shapes(root, {"net": net})
+    except AssertionError as e:
+        return str(e)
+    raise AssertionError("Caffe accepted the net")

@@ -1,0 +1,110 @@
+"""`senet-proto list` and `senet-proto generate` through click's CliRunner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from senet_proto.caffe import caffe_pb2, parse_prototxt
+from senet_proto.cli import main
+from senet_proto.generator import ARCH_IDS, GenerateOptions, generate
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def test_list(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["list"])
+    assert result.exit_code == 0
+    assert [line.split()[0] for line in result.output.splitlines()] == list(ARCH_IDS)
+    data = json.loads(runner.invoke(main, ["list", "--json"]).output)
+    assert [d["id"] for d in data] == list(ARCH_IDS) and all(d["description"] for d in data)
+
+
+def test_generate_to_stdout_and_file(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(main, ["generate", "se-resnet-50"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("# mean_value: 104, 117, 123\n")
+    assert parse_prototxt(result.output) == generate("se-resnet-50")
+    out = tmp_path / "net.prototxt"
+    result = runner.invoke(main, ["generate", "se-resnext-50", "--se-style", "scale", "--squeeze", "fc",
+                                  "--reduction", "8", "--input-shape", "2,3,193,193", "--num-classes", "10",
+                                  "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert result.output == ""
+    expected = generate("se-resnext-50", GenerateOptions(se_style="scale", squeeze="fc", reduction=8,
+                                                         input_shape=(2, 3, 193, 193), num_classes=10))
+    assert parse_prototxt(out.read_text()) == expected
+
+
+def test_generate_train_with_solver(runner: CliRunner, tmp_path: Path) -> None:
+    net, solver = tmp_path / "train_val.prototxt", tmp_path / "solver.prototxt"
+    result = runner.invoke(main, ["generate", "se-resnet-50", "--phase", "train", "-o", str(net),
+                                  "--solver", str(solver)])
+    assert result.exit_code == 0, result.output
+    s = parse_prototxt(solver.read_text(), message=caffe_pb2.SolverParameter)
+    assert s.net == str(net) and s.momentum == pytest.approx(0.9)
+    assert any(ly.type == "SoftmaxWithLoss" for ly in parse_prototxt(net.read_text()).layer)
+
+
+def test_generate_from_template(runner: CliRunner, tmp_path: Path) -> None:
+    from senet_proto.generator import ARCHITECTURES
+
+    t = tmp_path / "t.toml"
+    t.write_text(ARCHITECTURES["se-resnet-50"].template.read_text().replace("[3, 4, 6, 3]", "[1, 1, 1, 1]"))
+    result = runner.invoke(main, ["generate", "--template", str(t)])
+    assert result.exit_code == 0, result.output
+    assert sum(ly.type == "Axpy" for ly in parse_prototxt(result.output).layer) == 4
+
+
+def _one_error_line(result, code: int) -> str:
+    assert result.exit_code == code, (result.exit_code, result.output)
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.output, result.output
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "words"),
+    [
+        (["generate", "se-resnet-51"], 2, "unknown architecture 'se-resnet-51' (known: se-bn-inception"),
+        (["generate"], 2, "exactly one of ARCH or --template"),
+        (["generate", "se-resnet-50", "--input-shape", "1,3,224"], 2, "four dimensions"),
+        (["generate", "se-resnet-50", "--input-shape", "a,b,c,d"], 2, "N,C,H,W integers"),
+        (["generate", "se-resnet-50", "--input-shape", "1,3,2,2"], 2, "too small"),
+        (["generate", "se-resnet-50", "--reduction", "0"], 2, "--reduction"),
+        (["generate", "se-resnet-50", "--num-classes", "-1"], 2, "--num-classes"),
+        (["generate", "se-resnet-50", "--solver", "s.prototxt"], 2, "--solver needs --phase train"),
+        (["generate", "--template", "missing.toml"], 1, "no such template"),
+    ],
+)
+def test_generate_errors(runner: CliRunner, args: list[str], code: int, words: str) -> None:
+    line = _one_error_line(runner.invoke(main, args), code)
+    assert line.startswith("senet-proto: error: ") and words in line, line
+
+
+def test_existing_output_needs_force(runner: CliRunner, tmp_path: Path) -> None:
+    out = tmp_path / "net.prototxt"
+    out.write_text("keep me")
+    line = _one_error_line(runner.invoke(main, ["generate", "se-resnet-50", "-o", str(out)]), 1)
+    assert "exists" in line and "--force" in line
+    assert out.read_text() == "keep me"
+    assert runner.invoke(main, ["generate", "se-resnet-50", "-o", str(out), "--force"]).exit_code == 0
+    assert parse_prototxt(out.read_text()) == generate("se-resnet-50")
+
+
+def test_output_into_missing_directory_leaves_nothing(runner: CliRunner, tmp_path: Path) -> None:
+    line = _one_error_line(runner.invoke(main, ["generate", "se-resnet-50", "-o", str(tmp_path / "no/x.prototxt")]), 1)
+    assert "does not exist" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_help_has_examples(runner: CliRunner) -> None:
+    for cmd in (["--help"], ["generate", "--help"], ["list", "--help"]):
+        result = runner.invoke(main, cmd)
+        assert result.exit_code == 0 and "Examples" in result.output

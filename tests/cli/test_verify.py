@@ -1,0 +1,91 @@
+"""`senet-proto verify` through CliRunner: real Caffe against the converted models, blob by blob."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from senet_proto.caffe import format_prototxt
+from senet_proto.cli import main
+from senet_proto.generator import GenerateOptions, generate
+
+
+@pytest.fixture(scope="module")
+def small_pair(caffe_root, tmp_path_factory) -> tuple[Path, Path]:
+    from senet_proto.reference import cached_weights
+
+    net = generate("se-resnext-50", GenerateOptions(input_shape=(2, 3, 96, 96), num_classes=10))
+    d = tmp_path_factory.mktemp("verify")
+    proto = d / "net.prototxt"
+    proto.write_text(format_prototxt(net))
+    return proto, cached_weights(net, seed=0)
+
+
+def test_verify_passes_with_a_table_of_every_blob(small_pair) -> None:
+    proto, weights = small_pair
+    result = CliRunner().invoke(main, ["verify", str(proto), str(weights)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    rows = [ln for ln in lines if ln.startswith(("pytorch ", "onnx "))]
+    n_blobs = len({ln.split()[1] for ln in rows})
+    assert n_blobs > 100 and len(rows) == 2 * n_blobs
+    assert all(ln.rstrip().endswith("yes") for ln in rows)
+    assert any(ln.startswith("pytorch: ") and "all within tolerance" in ln for ln in lines)
+    assert any(ln.startswith("onnx: ") and "all within tolerance" in ln for ln in lines)
+
+
+def test_a_converter_that_ignores_the_batchnorm_factor_fails_with_exit_3(small_pair, monkeypatch) -> None:
+    """The classic bug (reading BatchNorm's blobs 0 and 1 as mean and variance) must not pass."""
+    from senet_proto.converters import graph
+
+    def wrong_stats(node):
+        return node.blobs[0].reshape(-1), node.blobs[1].reshape(-1)
+
+    monkeypatch.setattr(graph, "batchnorm_stats", wrong_stats)
+    proto, weights = small_pair
+    result = CliRunner().invoke(main, ["verify", str(proto), str(weights), "--to", "pytorch", "--worst-only"])
+    assert result.exit_code == 3, result.output
+    assert "past tolerance" in result.output
+    assert result.output.strip().splitlines()[-1].startswith("senet-proto: error: ")
+
+
+def test_input_file_and_its_errors(small_pair, tmp_path: Path) -> None:
+    proto, weights = small_pair
+    good = tmp_path / "x.npy"
+    np.save(good, np.random.default_rng(0).normal(0, 50, size=(3, 3, 96, 96)).astype(np.float32))
+    result = CliRunner().invoke(main, ["verify", str(proto), str(weights), "--input", str(good), "--to", "onnx",
+                                       "--worst-only"])
+    assert result.exit_code == 0, result.output
+    bad = tmp_path / "bad.npy"
+    np.save(bad, np.zeros((1, 3, 32, 32), np.float32))
+    result = CliRunner().invoke(main, ["verify", str(proto), str(weights), "--input", str(bad)])
+    assert result.exit_code == 2 and "does not fit the net's input" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_missing_files_are_one_line_errors(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["verify", str(tmp_path / "a.prototxt"), str(tmp_path / "b.caffemodel")])
+    assert result.exit_code == 1, result.output
+    assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+
+
+def test_cuda_is_refused_clearly_without_a_gpu(small_pair) -> None:
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present: test_verify_on_cuda covers this machine")
+    proto, weights = small_pair
+    result = CliRunner().invoke(main, ["verify", str(proto), str(weights), "--device", "cuda", "--to", "pytorch"])
+    assert result.exit_code == 2 and "no CUDA device" in result.output
+
+
+@pytest.mark.gpu
+def test_verify_on_cuda(small_pair) -> None:
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device on this machine (GPU tests run where one is present)")
+    proto, weights = small_pair
+    result = CliRunner().invoke(main, ["verify", str(proto), str(weights), "--device", "cuda", "--to", "pytorch"])
+    assert result.exit_code == 0, result.output

@@ -1,0 +1,76 @@
+"""Every architecture of the generator, converted to PyTorch (CPU), against real Caffe.
+
+Weights are Caffe-made and calibrated (``reference.cached_weights``). The
+pre-softmax scores must match to max|Δ| ≤ 1e-4·max|ref|, and every blob of
+every net is compared (in-place blobs hold their last value, as in Caffe).
+The same weights serve the 225×225 and 193×193 nets (batch 3), where Caffe's
+ceil pooling differs from floor pooling. SENet-154 is marked slow.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from arch_helpers import ARCHS, FUSED_TOL, SCORE_TOL, check_all_blobs, random_input, rel_err, scores_blob
+
+from senet_proto.converters import load_caffe
+from senet_proto.converters.pytorch import build_module
+from senet_proto.generator import ARCHITECTURES, generate
+from senet_proto.generator.options import GenerateOptions
+
+
+def run_both(reference, net, weights, x, **build):
+    caffe = reference.forward(net, weights, x)
+    module = build_module(load_caffe(net, weights), **build)
+    with torch.no_grad():
+        ours = {k: v.numpy() for k, v in module.forward_blobs(torch.from_numpy(x)).items()}
+    return caffe, ours
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_every_blob_matches_caffe(reference, arch_weights, record_property, arch: str) -> None:
+    net, weights = arch_weights(arch)
+    caffe, ours = run_both(reference, net, weights, random_input((1, 3, 224, 224)))
+    check_all_blobs(caffe, ours, net, record_property)
+
+
+@pytest.mark.parametrize("size", [225, 193])
+@pytest.mark.parametrize("arch", ARCHS)
+def test_ceil_pooling_sizes_batch3(reference, arch_weights, record_property, arch: str, size: int) -> None:
+    _, weights = arch_weights(arch)
+    net = generate(arch, GenerateOptions(input_shape=(3, 3, size, size)))
+    caffe, ours = run_both(reference, net, weights, random_input((3, 3, size, size), seed=size))
+    check_all_blobs(caffe, ours, net, record_property)
+
+
+VARIANTS = [("se-resnet-50", "scale", "conv"), ("se-resnet-50", "axpy", "fc"), ("se-resnext-50", "scale", "fc"),
+            ("se-bn-inception", "scale", "fc")]
+
+
+@pytest.mark.parametrize(("arch", "se_style", "squeeze"), VARIANTS)
+def test_se_variants(reference, record_property, arch: str, se_style: str, squeeze: str) -> None:
+    net = generate(arch, GenerateOptions(se_style=se_style, squeeze=squeeze))
+    weights = reference.cached_weights(net, seed=1)
+    caffe, ours = run_both(reference, net, weights, random_input((2, 3, 224, 224), seed=3))
+    check_all_blobs(caffe, ours, net, record_property)
+
+
+@pytest.mark.parametrize("arch", [a for a in ARCHITECTURES if a != "senet-154"])
+def test_fused_batchnorm_matches_caffe_and_unfused(reference, arch_weights, arch: str) -> None:
+    net, weights = arch_weights(arch)
+    x = random_input((2, 3, 224, 224), seed=7)
+    caffe = reference.forward(net, weights, x, blobs=[scores_blob(net)])
+    caffenet = load_caffe(net, weights)
+    fused = build_module(caffenet, fuse_bn=True)
+    plain = build_module(caffenet)
+    n_bn = sum(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
+    assert n_bn == 0, f"{n_bn} BatchNorm modules left after folding"
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in plain.modules()) == sum(
+        ly.type == "BatchNorm" for ly in net.layer)
+    with torch.no_grad():
+        a = fused.forward_blobs(torch.from_numpy(x))[scores_blob(net)].numpy()
+        b = plain.forward_blobs(torch.from_numpy(x))[scores_blob(net)].numpy()
+    ref = caffe[scores_blob(net)]
+    assert rel_err(b, ref) <= SCORE_TOL
+    assert rel_err(a, ref) <= FUSED_TOL
+    assert rel_err(a, b) <= FUSED_TOL

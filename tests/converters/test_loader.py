@@ -1,0 +1,211 @@
+"""load_caffe: legacy upgrades (checked against real Caffe), weight matching and its errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conv_cases import layer
+
+from senet_proto.caffe import caffe_pb2, parse_prototxt
+from senet_proto.caffe.upgrade import upgrade_net
+from senet_proto.converters import load_caffe
+from senet_proto.converters.pytorch import build_module
+from senet_proto.errors import CaffemodelError, PrototxtError
+
+V1 = caffe_pb2.V1LayerParameter
+
+
+def v1_net() -> caffe_pb2.NetParameter:
+    """A V1 net (enum types, blobs_lr/weight_decay) with legacy input/input_dim."""
+    net = caffe_pb2.NetParameter(name="v1")
+    net.input.append("data")
+    net.input_dim.extend([2, 3, 9, 8])
+    conv = net.layers.add(name="conv", type=V1.CONVOLUTION, bottom=["data"], top=["conv"])
+    conv.blobs_lr.extend([1, 2])
+    conv.weight_decay.extend([1, 0])
+    conv.convolution_param.num_output = 4
+    conv.convolution_param.kernel_size.append(3)
+    conv.convolution_param.pad.append(1)
+    net.layers.add(name="relu", type=V1.RELU, bottom=["conv"], top=["conv"])
+    pool = net.layers.add(name="pool", type=V1.POOLING, bottom=["conv"], top=["pool"])
+    pool.pooling_param.pool = caffe_pb2.PoolingParameter.AVE
+    pool.pooling_param.kernel_size = 3
+    pool.pooling_param.stride = 2
+    fc = net.layers.add(name="fc", type=V1.INNER_PRODUCT, bottom=["pool"], top=["fc"])
+    fc.inner_product_param.num_output = 5
+    net.layers.add(name="prob", type=V1.SOFTMAX, bottom=["fc"], top=["prob"])
+    return net
+
+
+def legacy_blob(arr: np.ndarray, msg: caffe_pb2.BlobProto) -> None:
+    """Store ``arr`` with num/channels/height/width (left-padded with 1s), as pre-2015 Caffe did."""
+    dims = (1,) * (4 - arr.ndim) + arr.shape
+    msg.num, msg.channels, msg.height, msg.width = dims
+    msg.data.extend(arr.ravel().tolist())
+
+
+def v1_model(rng: np.random.Generator) -> tuple[caffe_pb2.NetParameter, dict[str, list[np.ndarray]]]:
+    weights = {"conv": [rng.standard_normal((4, 3, 3, 3)).astype(np.float32), rng.standard_normal(4).astype(
+        np.float32)], "fc": [rng.standard_normal((5, 4 * 4 * 4)).astype(np.float32),
+                             rng.standard_normal(5).astype(np.float32)]}
+    model = caffe_pb2.NetParameter(name="v1")
+    for name, type_ in (("data_layer", V1.DATA), ("conv", V1.CONVOLUTION), ("relu", V1.RELU),
+                        ("pool", V1.POOLING), ("fc", V1.INNER_PRODUCT), ("loss", V1.SOFTMAX_LOSS)):
+        ly = model.layers.add(name=name, type=type_)
+        for arr in weights.get(name, []):
+            legacy_blob(arr, ly.blobs.add())
+    return model, weights
+
+
+def test_upgrade_v1_layers_and_legacy_input() -> None:
+    up = upgrade_net(v1_net())
+    assert [ly.type for ly in up.layer] == ["Input", "Convolution", "ReLU", "Pooling", "InnerProduct", "Softmax"]
+    assert up.layer[0].name == "input" and list(up.layer[0].top) == ["data"]
+    assert list(up.layer[0].input_param.shape[0].dim) == [2, 3, 9, 8]
+    assert [(p.lr_mult, p.decay_mult) for p in up.layer[1].param] == [(1, 1), (2, 0)]
+    assert up.layer[1].convolution_param.num_output == 4
+    assert not len(up.layers) and not len(up.input) and not len(up.input_dim)
+
+
+def test_upgrade_input_shape_and_errors() -> None:
+    net = parse_prototxt('input: "a" input_shape { dim: 1 dim: 2 } input: "b" input_shape { dim: 3 }')
+    up = upgrade_net(net)
+    assert [list(s.dim) for s in up.layer[0].input_param.shape] == [[1, 2], [3]]
+    with pytest.raises(PrototxtError, match="input_dim"):
+        upgrade_net(parse_prototxt('input: "a" input_dim: 1 input_dim: 2'))
+    mixed = v1_net()
+    mixed.layer.add(name="x", type="ReLU")
+    with pytest.raises(PrototxtError, match="mixes V1"):
+        upgrade_net(mixed)
+
+
+def test_v1_net_and_legacy_caffemodel_match_caffe(reference, tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    net = v1_net()
+    model, weights = v1_model(rng)
+    path = tmp_path / "v1.caffemodel"
+    path.write_bytes(model.SerializeToString())
+    caffenet = load_caffe(net, path)
+    assert [w.shape for w in caffenet.weights["fc"]] == [(5, 64), (5,)]
+    np.testing.assert_array_equal(caffenet.weights["conv"][0], weights["conv"][0])
+    x = rng.standard_normal((2, 3, 9, 8)).astype(np.float32)
+    caffe = reference.forward(net, path, {"data": x}, blobs=["conv", "pool", "fc", "prob"])
+    with torch.no_grad():
+        ours = build_module(caffenet).forward_blobs(torch.from_numpy(x))
+    for name in ("conv", "pool", "fc", "prob"):
+        np.testing.assert_allclose(ours[name].numpy(), caffe[name], rtol=1e-5, atol=1e-5, err_msg=name)
+
+
+def small_net() -> caffe_pb2.NetParameter:
+    net = caffe_pb2.NetParameter(name="small")
+    net.layer.append(layer("Input", "data", [], ["data"], input_param={"shape": [{"dim": [1, 3, 6, 6]}]}))
+    net.layer.append(layer("Convolution", "conv", ["data"], ["conv"],
+                           convolution_param={"num_output": 4, "kernel_size": [3]}))
+    net.layer.append(layer("BatchNorm", "bn", ["conv"], ["conv"]))
+    net.layer.append(layer("ReLU", "relu", ["conv"], ["conv"]))
+    return net
+
+
+def small_model(**overrides) -> caffe_pb2.NetParameter:
+    blobs = {"conv": [np.ones((4, 3, 3, 3)), np.zeros(4)], "bn": [np.zeros(4), np.ones(4), np.ones(1)]}
+    blobs.update(overrides)
+    model = caffe_pb2.NetParameter(name="small")
+    for name, arrs in blobs.items():
+        if arrs is None:
+            continue
+        ly = model.layer.add(name=name)
+        for a in arrs:
+            b = ly.blobs.add()
+            b.shape.dim.extend(np.shape(a))
+            b.data.extend(np.ravel(a).tolist())
+    return model
+
+
+def test_weights_matched_by_name() -> None:
+    cn = load_caffe(small_net(), small_model())
+    assert sorted(cn.weights) == ["bn", "conv"]
+    assert all(a.dtype == np.float32 for blobs in cn.weights.values() for a in blobs)
+
+
+@pytest.mark.parametrize(("overrides", "pattern"), [
+    ({"conv": None}, r"layer 'conv' \(Convolution\) needs weights"),
+    ({"conv": [np.ones((4, 3, 3, 3))]}, r"layer 'conv' \(Convolution\): the caffemodel has 1 blob\(s\), "
+                                        r"the prototxt needs 2"),
+    ({"conv": [np.ones((5, 3, 3, 3)), np.zeros(5)]}, r"layer 'conv'.*blob 0 has shape \(5, 3, 3, 3\).*\(4, \?, 3, 3\)"),
+    ({"conv": [np.ones((4, 3, 5, 5)), np.zeros(4)]}, r"blob 0 has shape \(4, 3, 5, 5\)"),
+    ({"bn": [np.zeros(4), np.ones(3), np.ones(1)]}, r"layer 'bn' \(BatchNorm\): blob 1 has shape \(3,\)"),
+    ({"extra": [np.ones(3)]}, r"caffemodel layer 'extra'.*1 blob\(s\).*no such layer"),
+    ({"extra": []}, r"caffemodel layer\(s\) 'extra' \(\?\) without weights are not in the prototxt.*allow-extra"),
+    ({"relu": [np.ones(2)]}, r"layer 'relu' \(ReLU\): takes no weights"),
+])
+def test_mismatch_errors_name_the_layer(overrides, pattern: str) -> None:
+    with pytest.raises(CaffemodelError, match=pattern):
+        load_caffe(small_net(), small_model(**overrides))
+
+
+def test_allow_extra_only_for_parameter_free_layers() -> None:
+    load_caffe(small_net(), small_model(extra=[]), allow_extra=True)
+    with pytest.raises(CaffemodelError, match="extra"):
+        load_caffe(small_net(), small_model(extra=[np.ones(2)]), allow_extra=True)
+
+
+def test_training_snapshot_layers_are_ignored() -> None:
+    model = small_model()
+    model.layer.add(name="data_src", type="Data")
+    model.layer.add(name="loss", type="SoftmaxWithLoss")
+    model.layer.add(name="conv_conv_0_split", type="Split")
+    assert sorted(load_caffe(small_net(), model).weights) == ["bn", "conv"]
+
+
+def test_type_mismatch_is_an_error() -> None:
+    model = small_model()
+    model.layer[0].type = "Deconvolution"
+    with pytest.raises(CaffemodelError, match="Convolution in the prototxt but Deconvolution"):
+        load_caffe(small_net(), model)
+
+
+def test_double_data_and_count_mismatch() -> None:
+    model = small_model()
+    blob = model.layer[1].blobs[0]
+    blob.ClearField("data")
+    blob.double_data.extend([0.5, 1.5, 2.5, 3.5])
+    cn = load_caffe(small_net(), model)
+    np.testing.assert_array_equal(cn.weights["bn"][0], np.array([0.5, 1.5, 2.5, 3.5], np.float32))
+    del blob.double_data[-1]
+    with pytest.raises(CaffemodelError, match=r"layer 'bn' blob 0: has 3 values but its shape \(4,\) needs 4"):
+        load_caffe(small_net(), model)
+
+
+@pytest.mark.parametrize("cut", [1, 100, 300])
+def test_truncated_caffemodel(tmp_path: Path, cut: int) -> None:
+    data = small_model().SerializeToString()
+    path = tmp_path / "t.caffemodel"
+    path.write_bytes(data[: len(data) - cut])
+    with pytest.raises(CaffemodelError) as e:
+        load_caffe(small_net(), path)
+    assert "\n" not in str(e.value) and "t.caffemodel" in str(e.value)
+
+
+def test_garbage_and_empty_caffemodel(tmp_path: Path) -> None:
+    path = tmp_path / "g.caffemodel"
+    path.write_bytes(b"\xff" * 64)
+    with pytest.raises(CaffemodelError, match=r"g\.caffemodel"):
+        load_caffe(small_net(), path)
+    path.write_bytes(b"")
+    with pytest.raises(CaffemodelError, match="empty"):
+        load_caffe(small_net(), path)
+
+
+def test_weights_that_do_not_fit_the_bottoms_fail_at_build(tmp_path: Path) -> None:
+    net = v1_net()
+    model, _ = v1_model(np.random.default_rng(0))
+    fc = next(ly for ly in model.layers if ly.name == "fc")
+    fc.blobs[0].ClearField("data")
+    fc.blobs[0].width = 80
+    fc.blobs[0].data.extend([0.0] * 400)
+    caffenet = load_caffe(net, model)  # the input size of an InnerProduct is only known from the shapes
+    with pytest.raises(CaffemodelError, match=r"layer 'fc' \(InnerProduct\) on pool \(2, 4, 4, 4\)"):
+        build_module(caffenet)
