@@ -3,7 +3,9 @@
 Blob names come from Caffe (the final value of a blob keeps its name), Axpy is Mul + Add, BatchNorm and
 its Scale are one BatchNormalization, and pooling follows Caffe's rounding. Opset 17; the model passes
 ``onnx.checker.check_model(full_check=True)`` and strict shape inference. Shapes are static (the
-prototxt's input shape); ``build_onnx(..., input_shape=...)`` exports for another one.
+prototxt's input shape) except the batch: the graph input's first dimension is the symbolic ``N`` when every
+batch-dependent dimension of every blob is the batch itself (true for classification nets; otherwise the model
+keeps the prototxt's batch size). ``build_onnx(..., input_shape=...)`` exports for another input shape.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from ..conventions import ConvertOptions, metadata
 from ..graph import build_graph, fold_batchnorm, merge_batchnorm_scale
 from ..loader import CaffeNet
 from ..registry import check_supported
-from .builder import OnnxBuilder, value_info
+from .builder import BATCH, OnnxBuilder, value_info
 from .layers import ONNX_CONVERTERS
 
 OPSET = 17
@@ -42,9 +44,51 @@ def _deploy_net(caffenet: CaffeNet, input_shape: Sequence[int] | None) -> caffe_
     return net
 
 
+def batch_axes(net: caffe_pb2.NetParameter, shapes: dict[str, tuple[int, ...]]) -> dict[str, int] | None:
+    """Blob -> the axis holding the batch (-1: none), found by inferring the shapes again with a batch one
+    larger; None when the batch cannot be left dynamic (a blob with a dimension that grows with the batch but
+    is not the batch, several inputs of different batch sizes, an InnerProduct flattening the batch)."""
+    other = caffe_pb2.NetParameter()
+    other.CopyFrom(net)
+    batch: set[int] = set()
+    for layer in other.layer:
+        if layer.type != "Input":
+            continue
+        for spec in layer.input_param.shape:
+            if not spec.dim:
+                return None
+            batch.add(int(spec.dim[0]))
+            spec.dim[0] += 1
+    if len(batch) != 1:
+        return None
+    (n,) = batch
+    try:
+        grown = infer_shapes(other)
+    except SenetProtoError:
+        return None
+    axes: dict[str, int] = {}
+    for name, s1 in shapes.items():
+        s2 = grown.get(name, ())
+        if len(s1) != len(s2):
+            return None
+        diff = [i for i, (d1, d2) in enumerate(zip(s1, s2, strict=True)) if d1 != d2]
+        if len(diff) > 1 or (diff and (s1[diff[0]], s2[diff[0]]) != (n, n + 1)):
+            return None
+        axes[name] = diff[0] if diff else -1
+    for layer in net.layer:
+        if layer.type == "InnerProduct":
+            p = layer.inner_product_param
+            rank = len(shapes[layer.bottom[0]])
+            axis = (p.axis if p.HasField("axis") else 1) % max(rank, 1)
+            if axes[layer.bottom[0]] >= axis:
+                return None
+    return axes
+
+
 def build_onnx(caffenet: CaffeNet, *, fuse_bn: bool = False, input_shape: Sequence[int] | None = None,
-               intermediate: bool = False) -> onnx.ModelProto:
-    """The ONNX model of a loaded Caffe net. ``intermediate=True`` also outputs every Caffe blob's final value."""
+               intermediate: bool = False, dynamic_batch: bool = True) -> onnx.ModelProto:
+    """The ONNX model of a loaded Caffe net. ``intermediate=True`` also outputs every Caffe blob's final value;
+    ``dynamic_batch`` makes the batch dimension the symbolic ``N`` where the net allows it (see the module doc)."""
     net = _deploy_net(caffenet, input_shape)
     deploy = CaffeNet(net=net, weights=caffenet.weights, source=caffenet.source)
     check_supported([ly for ly in deploy.layers() if ly.type != "Input"], ONNX_CONVERTERS)
@@ -53,7 +97,7 @@ def build_onnx(caffenet: CaffeNet, *, fuse_bn: bool = False, input_shape: Sequen
     merge_batchnorm_scale(g)
     if fuse_bn:
         fold_batchnorm(g)
-    b = OnnxBuilder(graph=g, shapes=shapes)
+    b = OnnxBuilder(graph=g, shapes=shapes, batch=batch_axes(net, shapes) if dynamic_batch else None)
     for i, node in enumerate(g.nodes):
         b.index = i
         ONNX_CONVERTERS.lookup(node.layer)(node, b)
@@ -63,14 +107,18 @@ def build_onnx(caffenet: CaffeNet, *, fuse_bn: bool = False, input_shape: Sequen
     graph = helper.make_graph(
         b.nodes,
         net.name or "senet",
-        [value_info(name, shapes[name]) for name in g.inputs],
-        [value_info(b.current[name], shapes[name]) for name in outputs],
+        [value_info(name, shapes[name], b.batch_axis(name)) for name in g.inputs],
+        [value_info(b.current[name], shapes[name], b.batch_axis(name)) for name in outputs],
         initializer=b.initializers,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="senet-proto")
     model.ir_version = 8
     return model
+
+
+def has_dynamic_batch(model: onnx.ModelProto) -> bool:
+    return any(d.dim_param == BATCH for i in model.graph.input for d in i.type.tensor_type.shape.dim)
 
 
 def check_onnx(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -87,10 +135,12 @@ def export_onnx(caffenet: CaffeNet, out: str | os.PathLike[str], options: Conver
     model = build_onnx(caffenet, fuse_bn=options.fuse_bn)
     check_onnx(model)
     meta = metadata(options, Path(caffenet.source).name if caffenet.source else "")
+    meta["batch"] = f"dynamic (input dimension '{BATCH}')" if has_dynamic_batch(model) else "static (the prototxt's)"
     helper.set_model_props(model, meta)
     with atomic_open(out, "wb", force=force) as f:
         f.write(model.SerializeToString())
     return Path(out)
 
 
-__all__ = ["ONNX_CONVERTERS", "OPSET", "build_onnx", "check_onnx", "export_onnx"]
+__all__ = ["BATCH", "ONNX_CONVERTERS", "OPSET", "batch_axes", "build_onnx", "check_onnx", "export_onnx",
+           "has_dynamic_batch"]

@@ -27,6 +27,7 @@ class OnnxBuilder:
     current: dict[str, str] = field(default_factory=dict)  # Caffe blob -> ONNX value holding it now
     final_writer: dict[str, int] = field(default_factory=dict)  # Caffe blob -> index of the node writing it last
     index: int = 0
+    batch: dict[str, int] | None = None  # Caffe blob -> its batch axis (-1: none); None: static shapes
     _names: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -78,6 +79,27 @@ class OnnxBuilder:
     def shape(self, blob: str) -> Shape:
         return self.shapes[blob]
 
+    def batch_axis(self, blob: str) -> int | None:
+        """The axis of ``blob`` that is the batch when the batch is dynamic; None when static or batch-free."""
+        if self.batch is None:
+            return None
+        axis = self.batch.get(blob, -1)
+        return axis if axis >= 0 else None
 
-def value_info(name: str, shape: Shape) -> onnx.ValueInfoProto:
-    return helper.make_tensor_value_info(name, TensorProto.FLOAT, list(shape))
+    def reshape_dims(self, dims: Shape | list[int], batch_at: int | None, source_batch: int | None) -> list[int]:
+        """A Reshape target: static ``dims`` with the batch entry (at ``batch_at``) left to ONNX: 0 (copy the
+        input's dim) where the input has its batch on the same axis, else -1 (the one inferred dim)."""
+        out = [int(d) for d in dims]
+        if self.batch is not None and batch_at is not None:
+            out[batch_at] = 0 if source_batch == batch_at else -1
+        return out
+
+
+BATCH = "N"  # the symbolic batch dimension of a dynamic-batch model
+
+
+def value_info(name: str, shape: Shape, batch_axis: int | None = None) -> onnx.ValueInfoProto:
+    dims: list[int | str] = list(shape)
+    if batch_axis is not None:
+        dims[batch_axis] = BATCH
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, dims)

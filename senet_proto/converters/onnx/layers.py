@@ -46,8 +46,14 @@ def inner_product(node: Node, b: OnnxBuilder) -> None:
     x_shape = b.shape(node.bottoms[0])
     axis = canonical_axis(p.axis if p.HasField("axis") else 1, len(x_shape), f"layer '{node.name}'")
     lead, k = int(np.prod(x_shape[:axis])), int(np.prod(x_shape[axis:]))
+    x_batch = b.batch_axis(node.bottoms[0])
+    if x_batch is not None and x_batch >= axis:
+        raise PrototxtError(f"layer '{node.name}' (InnerProduct): the batch axis {x_batch} is flattened into "
+                            f"the {k} inputs of the product")
+    lead_batch = 0 if x_batch is not None else None
+    flat_dims = b.reshape_dims([lead, k], lead_batch, 0 if axis == 1 else None)
     flat = b.temp(node, "flat")
-    b.add("Reshape", [b.input(node.bottoms[0]), b.const(node, "flat_shape", [lead, k], np.int64)], [flat], node)
+    b.add("Reshape", [b.input(node.bottoms[0]), b.const(node, "flat_shape", flat_dims, np.int64)], [flat], node)
     inputs = [flat, b.const(node, "weight", node.blobs[0])]
     if len(node.blobs) > 1:
         inputs.append(b.const(node, "bias", node.blobs[1].reshape(-1)))
@@ -55,7 +61,8 @@ def inner_product(node: Node, b: OnnxBuilder) -> None:
     gemm = b.output(node, node.tops[0]) if len(out_shape) == 2 else b.temp(node, "gemm")
     b.add("Gemm", inputs, [gemm], node, transB=0 if p.transpose else 1)
     if len(out_shape) != 2:
-        b.add("Reshape", [gemm, b.const(node, "out_shape", list(out_shape), np.int64)],
+        out_dims = b.reshape_dims(out_shape, b.batch_axis(node.tops[0]), lead_batch)
+        b.add("Reshape", [gemm, b.const(node, "out_shape", out_dims, np.int64)],
               [b.output(node, node.tops[0])], node)
 
 
@@ -101,6 +108,13 @@ def _broadcast_shape(x_shape: tuple[int, ...], s_shape: tuple[int, ...], axis: i
     return [1] * axis + list(s_shape) + [1] * (len(x_shape) - axis - len(s_shape))
 
 
+def _broadcast_dims(b: OnnxBuilder, x: str, s: str, axis: int) -> list[int]:
+    """Reshape target that lines blob ``s`` up with blob ``x`` from ``axis`` (Caffe's Scale/Bias broadcast)."""
+    s_batch = b.batch_axis(s)
+    at = None if s_batch is None else axis + s_batch
+    return b.reshape_dims(_broadcast_shape(b.shape(x), b.shape(s), axis), at, s_batch)
+
+
 @register("Scale")
 def scale(node: Node, b: OnnxBuilder) -> None:
     p = node.layer.scale_param
@@ -108,10 +122,10 @@ def scale(node: Node, b: OnnxBuilder) -> None:
     axis = canonical_axis(p.axis if p.HasField("axis") else 1, len(x_shape), f"layer '{node.name}'")
     x = b.input(node.bottoms[0])
     if len(node.bottoms) == 2:
-        s_shape = b.shape(node.bottoms[1])
         factor = b.temp(node, "factor")
         b.add("Reshape", [b.input(node.bottoms[1]),
-                          b.const(node, "factor_shape", _broadcast_shape(x_shape, s_shape, axis), np.int64)],
+                          b.const(node, "factor_shape", _broadcast_dims(b, node.bottoms[0], node.bottoms[1], axis),
+                                  np.int64)],
               [factor], node)
         blobs = node.blobs
     else:
@@ -132,10 +146,10 @@ def bias(node: Node, b: OnnxBuilder) -> None:
     x_shape = b.shape(node.bottoms[0])
     axis = canonical_axis(p.axis if p.HasField("axis") else 1, len(x_shape), f"layer '{node.name}'")
     if len(node.bottoms) == 2:
-        s_shape = b.shape(node.bottoms[1])
         term = b.temp(node, "bias")
         b.add("Reshape", [b.input(node.bottoms[1]),
-                          b.const(node, "bias_shape", _broadcast_shape(x_shape, s_shape, axis), np.int64)],
+                          b.const(node, "bias_shape", _broadcast_dims(b, node.bottoms[0], node.bottoms[1], axis),
+                                  np.int64)],
               [term], node)
     else:
         term = b.const(node, "bias", node.blobs[0].reshape(_broadcast_shape(x_shape, node.blobs[0].shape, axis)))
@@ -277,7 +291,8 @@ def axpy(node: Node, b: OnnxBuilder) -> None:
     a, x, y = node.bottoms
     n, c = b.shape(x)[:2]
     gate = b.temp(node, "gate")
-    b.add("Reshape", [b.input(a), b.const(node, "gate_shape", [n, c, 1, 1], np.int64)], [gate], node)
+    dims = b.reshape_dims([n, c, 1, 1], b.batch_axis(x), b.batch_axis(a))
+    b.add("Reshape", [b.input(a), b.const(node, "gate_shape", dims, np.int64)], [gate], node)
     scaled = b.temp(node, "scaled")
     b.add("Mul", [gate, b.input(x)], [scaled], node)
     b.add("Add", [scaled, b.input(y)], [b.output(node, node.tops[0])], node)
@@ -294,8 +309,8 @@ def concat(node: Node, b: OnnxBuilder) -> None:
 
 @register("Reshape", "Flatten")
 def reshape(node: Node, b: OnnxBuilder) -> None:
-    target = b.shape(node.tops[0])
-    b.add("Reshape", [b.input(node.bottoms[0]), b.const(node, "shape", list(target), np.int64)],
+    target = b.reshape_dims(b.shape(node.tops[0]), b.batch_axis(node.tops[0]), b.batch_axis(node.bottoms[0]))
+    b.add("Reshape", [b.input(node.bottoms[0]), b.const(node, "shape", target, np.int64)],
           [b.output(node, node.tops[0])], node)
 
 
