@@ -9,6 +9,8 @@ import click
 
 from ..converters.conventions import CLASS_ORDERS, INPUT_FORMATS, ConvertOptions
 from ..converters.targets import TARGETS
+from ..converters.timm import TIMM_MODELS
+from ..errors import UsageError
 from .common import guarded, verbosity_options
 
 log = logging.getLogger("senet_proto")
@@ -23,6 +25,10 @@ CAFFEMODEL its weights (legacy V1 files are upgraded as Caffe does)
 Targets:
   pytorch  one .safetensors file (no pickle): weights plus the net, loadable with
            senet_proto.load_pytorch(OUT)
+  onnx     one .onnx file (opset 17, dynamic batch 'N'), Caffe blob names
+  timm     a .safetensors state dict for timm's legacy SENets
+           (timm.create_model(NAME).load_state_dict(sd, strict=True)); NAME is
+           inferred from the net's structure or given with --timm-model
 
 The official weights take BGR 0-255 input minus the mean (104, 117, 123) and
 output classes in their own order; --input rgb255 and --class-order imagenet
@@ -42,15 +48,20 @@ change the weights accordingly, and the choice is recorded with them.
               help="official: as released; imagenet: classifier rows permuted to the standard synset order.")
 @click.option("--input", "input_format", type=click.Choice(INPUT_FORMATS), default="bgr255", show_default=True,
               help="bgr255: as released; rgb255: first convolution's input channels flipped for RGB input.")
+@click.option("--timm-model", type=click.Choice(TIMM_MODELS),
+              help="--to timm: the timm model (default: inferred from the net's structure).")
 @click.option("--force", is_flag=True, help="Overwrite the output file.")
 @verbosity_options
 @guarded
 def convert_cmd(prototxt: str, caffemodel: str, target: str, output: str, fuse_bn: bool, allow_extra: bool,
-                class_order: str, input_format: str, force: bool) -> None:
+                class_order: str, input_format: str, timm_model: str | None, force: bool) -> None:
     from ..converters.targets import convert
     from ..nets import resolve_net
 
-    options = ConvertOptions(fuse_bn=fuse_bn, allow_extra=allow_extra, class_order=class_order, input=input_format)
+    if timm_model and target != "timm":
+        raise UsageError(f"--timm-model applies to --to timm only (this is --to {target})")
+    options = ConvertOptions(fuse_bn=fuse_bn, allow_extra=allow_extra, class_order=class_order, input=input_format,
+                             timm_model=timm_model)
     options.validate()
     from ..fsutil import check_output_path
 

@@ -36,6 +36,7 @@ class ConvertOptions:
     allow_extra: bool = False
     class_order: str = "official"
     input: str = "bgr255"
+    timm_model: str | None = None  # --to timm: the timm model name (None: inferred from the net's structure)
 
     def validate(self) -> None:
         if self.class_order not in CLASS_ORDERS:

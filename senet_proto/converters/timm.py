@@ -139,7 +139,7 @@ def export_timm(caffenet: CaffeNet, out: str | os.PathLike[str], options: Conver
 
     if options.fuse_bn:
         raise UsageError("--fuse-bn does not apply to --to timm (timm's modules keep their BatchNorm layers)")
-    name = model_name or infer_timm_model(caffenet)
+    name = model_name or options.timm_model or infer_timm_model(caffenet)
     if name not in TIMM_MODELS:
         raise UsageError(f"--timm-model must be one of {', '.join(TIMM_MODELS)}, got {name!r}")
     sd = to_timm_state_dict(caffenet)

@@ -50,8 +50,9 @@ def inner_product(node: Node, b: OnnxBuilder) -> None:
     if x_batch is not None and x_batch >= axis:
         raise PrototxtError(f"layer '{node.name}' (InnerProduct): the batch axis {x_batch} is flattened into "
                             f"the {k} inputs of the product")
-    lead_batch = 0 if x_batch is not None else None
-    flat_dims = b.reshape_dims([lead, k], lead_batch, 0 if axis == 1 else None)
+    lead_batch = 0 if x_batch is not None else None  # the batch is (part of) the flattened leading dimension
+    lead_is_batch = 0 if axis == 1 and x_batch == 0 else None  # ... or that dimension itself
+    flat_dims = b.reshape_dims([lead, k], lead_batch, lead_is_batch)
     flat = b.temp(node, "flat")
     b.add("Reshape", [b.input(node.bottoms[0]), b.const(node, "flat_shape", flat_dims, np.int64)], [flat], node)
     inputs = [flat, b.const(node, "weight", node.blobs[0])]
@@ -61,7 +62,7 @@ def inner_product(node: Node, b: OnnxBuilder) -> None:
     gemm = b.output(node, node.tops[0]) if len(out_shape) == 2 else b.temp(node, "gemm")
     b.add("Gemm", inputs, [gemm], node, transB=0 if p.transpose else 1)
     if len(out_shape) != 2:
-        out_dims = b.reshape_dims(out_shape, b.batch_axis(node.tops[0]), lead_batch)
+        out_dims = b.reshape_dims(out_shape, b.batch_axis(node.tops[0]), lead_is_batch)
         b.add("Reshape", [gemm, b.const(node, "out_shape", out_dims, np.int64)],
               [b.output(node, node.tops[0])], node)
 
