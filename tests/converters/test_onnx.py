@@ -203,5 +203,5 @@ def test_dynamic_batch_only_where_the_batch_is_its_own_dimension(body: str, weig
         np.testing.assert_allclose(out3[:2], out2, rtol=1e-6, atol=1e-6)
         np.testing.assert_allclose(out3[2], out2[0], rtol=1e-6, atol=1e-6)
     else:
-        with pytest.raises(Exception, match="(?i)dimension|shape"):
+        with pytest.raises(Exception, match=r"(?i)dimension|shape"):
             session.run(None, {"data": np.concatenate([x2, x2[:1]])})
