@@ -52,6 +52,25 @@ def test_a_converter_that_ignores_the_batchnorm_factor_fails_with_exit_3(small_p
     assert result.output.strip().splitlines()[-1].startswith("senet-proto: error: ")
 
 
+def test_an_onnx_converter_that_drops_the_se_gate_fails_with_exit_3(small_pair, monkeypatch) -> None:
+    """Axpy exported as X + Y (the SE gate lost): the ONNX rows of the blocks' outputs must show it."""
+    from senet_proto.converters.onnx.layers import ONNX_CONVERTERS
+
+    def no_gate(node, b) -> None:
+        _, x, y = node.bottoms
+        b.add("Add", [b.input(x), b.input(y)], [b.output(node, node.tops[0])], node)
+
+    monkeypatch.setitem(ONNX_CONVERTERS._fns, "Axpy", no_gate)
+    proto, weights = small_pair
+    result = CliRunner().invoke(main, ["verify", str(proto), str(weights), "--to", "onnx"])
+    assert result.exit_code == 3, result.output
+    rows = [ln.split() for ln in result.output.splitlines() if ln.startswith("onnx ")]
+    bad = {r[1] for r in rows if r[-1] == "NO"}
+    assert "conv2_1" in bad and "classifier" in bad  # the first block's output and the scores
+    assert all(r[-1] == "yes" for r in rows if r[1] == "conv1/7x7_s2")  # before the first block: still exact
+    assert "past tolerance" in result.output
+
+
 def test_input_file_and_its_errors(small_pair, tmp_path: Path) -> None:
     proto, weights = small_pair
     good = tmp_path / "x.npy"
