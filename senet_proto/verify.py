@@ -80,12 +80,16 @@ def _pytorch_blobs(caffenet, x: dict[str, np.ndarray], device: str, fuse_bn: boo
 
     if device == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda: no CUDA device is available to PyTorch here")
-    torch.backends.cuda.matmul.allow_tf32 = False
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False  # full float32 products, as Caffe computes them
     torch.backends.cudnn.allow_tf32 = False
-    module = build_module(caffenet, fuse_bn=fuse_bn).to(device)
-    with torch.no_grad():
-        blobs = module.forward_blobs(**{k: torch.from_numpy(v).to(device) for k, v in x.items()})
-    return {k: v.detach().float().cpu().numpy() for k, v in blobs.items()}
+    try:
+        module = build_module(caffenet, fuse_bn=fuse_bn).to(device)
+        with torch.no_grad():
+            blobs = module.forward_blobs(**{k: torch.from_numpy(v).to(device) for k, v in x.items()})
+        return {k: v.detach().float().cpu().numpy() for k, v in blobs.items()}
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
 def _onnx_blobs(caffenet, x: dict[str, np.ndarray], fuse_bn: bool) -> dict[str, np.ndarray]:
