@@ -95,13 +95,13 @@ def _pytorch_blobs(caffenet, x: dict[str, np.ndarray], device: str, fuse_bn: boo
 def _onnx_blobs(caffenet, x: dict[str, np.ndarray], fuse_bn: bool) -> dict[str, np.ndarray]:
     import onnxruntime as ort
 
-    from .converters.onnx import build_onnx
+    from .converters.onnx import build_onnx, output_blobs
 
     (name, arr), = x.items()
     model = build_onnx(caffenet, fuse_bn=fuse_bn, input_shape=arr.shape, intermediate=True)
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    names = [o.name for o in session.get_outputs()]
-    return dict(zip(names, session.run(None, {name: arr}), strict=True))
+    values = session.run([o.name for o in model.graph.output], {name: arr})
+    return dict(zip(output_blobs(model), values, strict=True))
 
 
 def verify(prototxt: str | os.PathLike[str] | caffe_pb2.NetParameter, caffemodel: str | os.PathLike[str], *,
@@ -121,14 +121,15 @@ def verify(prototxt: str | os.PathLike[str] | caffe_pb2.NetParameter, caffemodel
     x = _input(input_shapes(caffenet.layers()), input_file, seed)
     graph = build_graph(caffenet)
     scores = score_blobs(caffenet.net, graph.outputs)
+    written = {top for node in graph.nodes for top in node.tops}
     ref = reference.forward(caffenet.net, Path(caffemodel), x)
     report = Report(backend=reference.backend_info())
     for target in targets:
         ours = _pytorch_blobs(caffenet, x, device, fuse_bn) if target == "pytorch" else _onnx_blobs(caffenet, x,
                                                                                                     fuse_bn)
         for blob, r in ref.items():
-            if blob in x:
-                continue
+            if blob in x and blob not in written:
+                continue  # an input nothing overwrites in place
             if blob not in ours:
                 if fuse_bn:
                     continue  # a folded BatchNorm leaves no separate pre-BN value

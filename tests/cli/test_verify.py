@@ -71,6 +71,27 @@ def test_an_onnx_converter_that_drops_the_se_gate_fails_with_exit_3(small_pair, 
     assert "past tolerance" in result.output
 
 
+def test_an_input_overwritten_in_place_is_compared(caffe_root, tmp_path: Path) -> None:
+    """A ReLU in place on the net's input: Caffe's 'data' then holds the ReLU's output, and so must ours."""
+    from senet_proto.caffe import caffe_pb2
+    from senet_proto.reference import cached_weights
+
+    net = caffe_pb2.NetParameter(name="tiny")
+    data = net.layer.add(name="data", type="Input", top=["data"])
+    data.input_param.shape.add(dim=[2, 3, 8, 8])
+    net.layer.add(name="relu", type="ReLU", bottom=["data"], top=["data"])
+    conv = net.layer.add(name="conv", type="Convolution", bottom=["data"], top=["conv"])
+    conv.convolution_param.num_output = 4
+    conv.convolution_param.kernel_size.append(3)
+    proto = tmp_path / "tiny.prototxt"
+    proto.write_text(format_prototxt(net))
+    result = CliRunner().invoke(main, ["verify", str(proto), str(cached_weights(net, seed=0))])
+    assert result.exit_code == 0, result.output
+    rows = [ln.split() for ln in result.output.splitlines() if ln.startswith(("pytorch ", "onnx "))]
+    assert sorted((r[0], r[1]) for r in rows) == [("onnx", "conv"), ("onnx", "data"), ("pytorch", "conv"),
+                                                   ("pytorch", "data")]
+
+
 def test_input_file_and_its_errors(small_pair, tmp_path: Path) -> None:
     proto, weights = small_pair
     good = tmp_path / "x.npy"

@@ -9,11 +9,19 @@ import numpy as np
 import pytest
 from arch_helpers import check_all_blobs, random_input
 from conv_cases import combine, make_inputs, write_model
-from test_layers import CASES, assert_blob_close
+from test_layers import CASES, PARAMS, SEP, assert_blob_close
 
 from senet_proto.converters import load_caffe
 from senet_proto.converters.conventions import ConvertOptions
-from senet_proto.converters.onnx import OPSET, batch_axes, build_onnx, check_onnx, export_onnx, has_dynamic_batch
+from senet_proto.converters.onnx import (
+    OPSET,
+    batch_axes,
+    build_onnx,
+    check_onnx,
+    export_onnx,
+    has_dynamic_batch,
+    output_blobs,
+)
 from senet_proto.converters.onnx.layers import ONNX_CONVERTERS
 from senet_proto.errors import UnsupportedLayerError
 from senet_proto.generator import ARCHITECTURES, GenerateOptions, generate
@@ -31,13 +39,15 @@ def run_onnx(caffenet, inputs: dict[str, np.ndarray], **build) -> dict[str, np.n
     model = build_onnx(caffenet, intermediate=True, **build)
     check_onnx(model)
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    names = [o.name for o in session.get_outputs()]
-    return dict(zip(names, session.run(None, inputs), strict=True))
+    values = session.run([o.name for o in model.graph.output], inputs)
+    return dict(zip(output_blobs(model), values, strict=True))
 
 
 @pytest.fixture(scope="module")
 def layer_results(reference, tmp_path_factory):
-    cache: dict[str, tuple[dict[str, np.ndarray], dict[str, np.ndarray]]] = {}
+    """group -> (Caffe's blobs, ONNX Runtime's, ONNX Runtime's with BatchNorm folded), on first use (one Caffe
+    net per group of cases, as in test_layers)."""
+    cache: dict[str, tuple[dict[str, np.ndarray], ...]] = {}
 
     def get(group: str):
         if group not in cache:
@@ -45,7 +55,9 @@ def layer_results(reference, tmp_path_factory):
             net, model = combine(cases, group)
             path = write_model(model, Path(tmp_path_factory.mktemp("onnx_layers")) / f"{group}.caffemodel")
             inputs = make_inputs(cases)
-            cache[group] = (reference.forward(net, path, inputs), run_onnx(load_caffe(net, path), inputs))
+            caffenet = load_caffe(net, path)
+            cache[group] = (reference.forward(net, path, inputs), run_onnx(caffenet, inputs),
+                            run_onnx(caffenet, inputs, fuse_bn=True))
         return cache[group]
 
     return get
@@ -56,15 +68,23 @@ def test_every_layer_group_is_covered() -> None:
     assert types <= set(ONNX_CONVERTERS.supported()), types - set(ONNX_CONVERTERS.supported())
 
 
-@pytest.mark.parametrize("group", sorted(CASES))
-def test_layer_cases_match_caffe(layer_results, group: str) -> None:
-    caffe, ours = layer_results(group)
-    for name, ref in caffe.items():
-        if name not in ours:
-            continue  # an input, or a BatchNorm output merged into its Scale
-        assert_blob_close(ours[name], ref, f"onnx {name}")
-    compared = sum(name in ours for name in caffe)
-    assert compared >= len(CASES[group]), f"only {compared} blobs compared"
+@pytest.mark.parametrize(("group", "case_id"), PARAMS)
+def test_layer_matches_caffe(layer_results, group: str, case_id: str) -> None:
+    caffe, plain, fused = layer_results(group)
+    names = [k for k in caffe if k.startswith(case_id + SEP)]
+    assert names, f"Caffe returned no blobs for {case_id}"
+    compared = 0
+    for variant, ours in (("onnx", plain), ("onnx fused", fused)):
+        for name in names:
+            if name not in ours:
+                continue  # an input, or a BatchNorm output merged into its Scale / folded into its convolution
+            assert_blob_close(ours[name], caffe[name], f"{variant} {name}")
+            compared += variant == "onnx"
+    (case,) = [c for c in CASES[group] if c.id == case_id]
+    may_lack = {case_id + SEP + n for n in case.inputs if n not in {t for ly in case.layers for t in ly.top}} | {
+        case_id + SEP + t for ly in case.layers if ly.type == "BatchNorm" for t in ly.top}
+    missing = [n for n in names if n not in plain and n not in may_lack]
+    assert compared >= 1 and not missing, f"blobs missing from the ONNX outputs: {missing}"
 
 
 def _arch_check(reference, net, weights, x, record) -> None:

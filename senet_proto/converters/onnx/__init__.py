@@ -108,13 +108,19 @@ def build_onnx(caffenet: CaffeNet, *, fuse_bn: bool = False, input_shape: Sequen
         b.nodes,
         net.name or "senet",
         [value_info(name, shapes[name], b.batch_axis(name)) for name in g.inputs],
-        [value_info(b.current[name], shapes[name], b.batch_axis(name)) for name in outputs],
+        [value_info(b.current[name], shapes[name], b.batch_axis(name), doc=name) for name in outputs],
         initializer=b.initializers,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="senet-proto")
     model.ir_version = 8
     return model
+
+
+def output_blobs(model: onnx.ModelProto) -> list[str]:
+    """The Caffe blob each graph output holds (its final value), in output order: the output's name, or
+    ``blob@layer`` for an input blob a layer overwrote in place (its doc_string then names the blob)."""
+    return [o.doc_string or o.name for o in model.graph.output]
 
 
 def has_dynamic_batch(model: onnx.ModelProto) -> bool:
@@ -143,4 +149,4 @@ def export_onnx(caffenet: CaffeNet, out: str | os.PathLike[str], options: Conver
 
 
 __all__ = ["BATCH", "ONNX_CONVERTERS", "OPSET", "batch_axes", "build_onnx", "check_onnx", "export_onnx",
-           "has_dynamic_batch"]
+           "has_dynamic_batch", "output_blobs"]

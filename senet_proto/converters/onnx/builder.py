@@ -98,8 +98,9 @@ class OnnxBuilder:
 BATCH = "N"  # the symbolic batch dimension of a dynamic-batch model
 
 
-def value_info(name: str, shape: Shape, batch_axis: int | None = None) -> onnx.ValueInfoProto:
+def value_info(name: str, shape: Shape, batch_axis: int | None = None, doc: str = "") -> onnx.ValueInfoProto:
+    """A float tensor's value info; ``doc`` (the Caffe blob it holds) is kept only where it is not ``name``."""
     dims: list[int | str] = list(shape)
     if batch_axis is not None:
         dims[batch_axis] = BATCH
-    return helper.make_tensor_value_info(name, TensorProto.FLOAT, dims)
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, dims, doc_string=doc if doc != name else "")
