@@ -80,7 +80,7 @@ def atomic_open_many(paths: Sequence[str | os.PathLike[str]], mode: str = "wb",
             os.replace(tmp, p)
             done.append(p)
     except BaseException:
-        for path in [*temps, *done]:
+        for path in [*temps, *map(str, done)]:
             with contextlib.suppress(OSError):
                 os.unlink(path)
         raise

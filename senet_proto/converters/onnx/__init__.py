@@ -89,9 +89,9 @@ def batch_axes(net: caffe_pb2.NetParameter, shapes: dict[str, tuple[int, ...]]) 
     return axes
 
 
-def _build(caffenet: CaffeNet, *, fuse_bn: bool = False, input_shape: Sequence[int] | None = None,
-           intermediate: bool = False, dynamic_batch: bool = True) -> tuple[onnx.ModelProto, list[Initializer]]:
-    """The model without its initializers, and the initializers as arrays (not copied)."""
+def build_parts(caffenet: CaffeNet, *, fuse_bn: bool = False, input_shape: Sequence[int] | None = None,
+                intermediate: bool = False, dynamic_batch: bool = True) -> tuple[onnx.ModelProto, list[Initializer]]:
+    """``build_onnx``'s model without its initializers, and the initializers as arrays (not copied)."""
     net = _deploy_net(caffenet, input_shape)
     deploy = CaffeNet(net=net, weights=caffenet.weights, source=caffenet.source)
     check_supported([ly for ly in deploy.layers() if ly.type != "Input"], ONNX_CONVERTERS)
@@ -124,8 +124,8 @@ def build_onnx(caffenet: CaffeNet, *, fuse_bn: bool = False, input_shape: Sequen
     """The ONNX model of a loaded Caffe net, in memory (every weight copied into it). ``intermediate=True`` also
     outputs every Caffe blob's final value; ``dynamic_batch`` makes the batch dimension the symbolic ``N`` where
     the net allows it (see the module doc)."""
-    model, tensors = _build(caffenet, fuse_bn=fuse_bn, input_shape=input_shape, intermediate=intermediate,
-                            dynamic_batch=dynamic_batch)
+    model, tensors = build_parts(caffenet, fuse_bn=fuse_bn, input_shape=input_shape, intermediate=intermediate,
+                                 dynamic_batch=dynamic_batch)
     model.graph.initializer.extend(t.tensor() for t in tensors)
     return model
 
@@ -153,12 +153,12 @@ def export_onnx(caffenet: CaffeNet, out: str | os.PathLike[str], options: Conver
                 force: bool = False) -> Path:
     """Write the model (``build_onnx``'s, with the conventions as metadata) to ``out``, its weights streamed
     from the caffemodel (``stream.write_onnx``); with ``options.external_data`` they go to ``OUT.data``."""
-    model, tensors = _build(caffenet, fuse_bn=options.fuse_bn)
+    model, tensors = build_parts(caffenet, fuse_bn=options.fuse_bn)
     meta = metadata(options, Path(caffenet.source).name if caffenet.source else "")
     meta["batch"] = f"dynamic (input dimension '{BATCH}')" if has_dynamic_batch(model) else "static (the prototxt's)"
     helper.set_model_props(model, meta)
     return write_onnx(model, tensors, out, external_data=options.external_data, force=force)
 
 
-__all__ = ["BATCH", "ONNX_CONVERTERS", "OPSET", "batch_axes", "build_onnx", "check_onnx", "data_path", "export_onnx",
-           "has_dynamic_batch", "output_blobs", "write_onnx"]
+__all__ = ["BATCH", "ONNX_CONVERTERS", "OPSET", "batch_axes", "build_onnx", "build_parts", "check_onnx", "data_path",
+           "export_onnx", "has_dynamic_batch", "output_blobs", "write_onnx"]

@@ -85,6 +85,8 @@ class OnnxBuilder:
         arr = np.asarray(array, dtype=dtype if dtype is not None else np.asarray(array).dtype)
         if arr.dtype == np.float64:
             arr = arr.astype(np.float32)
+        if arr.ndim == 0:
+            arr = arr.reshape(1)  # scalars are 1-element tensors (what np.ascontiguousarray made them)
         name = self.unique(f"{node.name}/{what}")
         self.tensors.append(Initializer(name, arr))
         return name

@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 import numpy as np
 import onnx
+from google.protobuf.message import Message
 from onnx import TensorProto, helper
 
 from ...caffe.fastblob import release_pages
@@ -145,7 +146,7 @@ def check_skeleton(skeleton: onnx.ModelProto, location: str) -> None:
         raise SenetProtoError(f"the exported ONNX model is invalid (a bug): {str(e).splitlines()[0]}") from None
 
 
-def _fields(msg, keep) -> bytes:  # type: ignore[no-untyped-def]
+def _fields(msg: Message, keep: Callable[[int], bool]) -> bytes:
     """The serialized fields of ``msg`` whose numbers ``keep`` accepts (in protobuf's field-number order)."""
     part = type(msg)()
     part.CopyFrom(msg)
