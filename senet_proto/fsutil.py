@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -49,6 +49,40 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb", force: bool = Tr
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_open_many(paths: Sequence[str | os.PathLike[str]], mode: str = "wb",
+                     force: bool = True) -> Iterator[list[IO]]:
+    """Several files that make one output (a model and its data): each is written to a temporary file beside
+    its target; only when all were written are they renamed, the first path last. A failure before that leaves
+    none of them; a failed rename removes those already renamed."""
+    targets = [check_output_path(p, force=force) for p in paths]
+    temps: list[str] = []
+    done: list[Path] = []
+    try:
+        with contextlib.ExitStack() as stack:
+            files = []
+            for p in targets:
+                try:
+                    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent)
+                except OSError as e:
+                    raise OutputError(f"cannot write {p}: {e.strerror}") from None
+                temps.append(tmp)
+                files.append(stack.enter_context(os.fdopen(fd, mode)))
+            yield files
+            for f in files:
+                f.flush()
+                os.fsync(f.fileno())
+        for p, tmp in reversed(list(zip(targets, temps, strict=True))):
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, p)
+            done.append(p)
+    except BaseException:
+        for path in [*temps, *map(str, done)]:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
         raise
 
 

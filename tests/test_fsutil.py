@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from senet_proto.errors import OutputError
-from senet_proto.fsutil import atomic_open, atomic_write_text, check_output_path
+from senet_proto.fsutil import atomic_open, atomic_open_many, atomic_write_text, check_output_path
 
 
 def test_atomic_write_replaces_only_on_success(tmp_path: Path) -> None:
@@ -47,3 +47,46 @@ def test_unusable_output_paths(tmp_path: Path) -> None:
             check_output_path(ro / "x.txt")
     finally:
         ro.chmod(0o700)
+
+
+def test_atomic_open_many_writes_all_files_together(tmp_path: Path) -> None:
+    model, data = tmp_path / "m.onnx", tmp_path / "m.onnx.data"
+    with atomic_open_many([model, data], "wb") as (f, g):
+        f.write(b"model")
+        g.write(b"data")
+        assert not model.exists() and not data.exists()
+    assert model.read_bytes() == b"model" and data.read_bytes() == b"data"
+    assert sorted(os.listdir(tmp_path)) == ["m.onnx", "m.onnx.data"]
+
+
+def test_atomic_open_many_leaves_nothing_on_failure(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError), atomic_open_many([tmp_path / "a", tmp_path / "b"], "wb") as (f, g):
+        f.write(b"a")
+        g.write(b"half")
+        raise RuntimeError("interrupted")
+    assert os.listdir(tmp_path) == []
+
+
+def test_atomic_open_many_undoes_renames_when_a_later_one_fails(tmp_path: Path, monkeypatch) -> None:
+    """The first path is renamed last: if that fails, the files already in place are removed too."""
+    real = os.replace
+    calls: list[str] = []
+
+    def replace(src, dst) -> None:
+        calls.append(Path(dst).name)
+        if Path(dst).name == "a":
+            raise OSError(5, "Input/output error")
+        real(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(OSError, match="Input/output"), atomic_open_many([tmp_path / "a", tmp_path / "b"]) as (f, g):
+        f.write(b"a")
+        g.write(b"b")
+    assert calls == ["b", "a"] and os.listdir(tmp_path) == []
+
+
+def test_atomic_open_many_checks_every_path_first(tmp_path: Path) -> None:
+    (tmp_path / "b").write_text("keep")
+    with pytest.raises(OutputError, match="exists"), atomic_open_many([tmp_path / "a", tmp_path / "b"], force=False):
+        pytest.fail("must not open anything")
+    assert sorted(os.listdir(tmp_path)) == ["b"] and (tmp_path / "b").read_text() == "keep"

@@ -25,7 +25,8 @@ CAFFEMODEL its weights (legacy V1 files are upgraded as Caffe does)
 Targets:
   pytorch  one .safetensors file (no pickle): weights plus the net, loadable with
            senet_proto.load_pytorch(OUT)
-  onnx     one .onnx file (opset 17, dynamic batch 'N'), Caffe blob names
+  onnx     one .onnx file (opset 17, dynamic batch 'N'), Caffe blob names;
+           with --external-data its weights go to OUT.data beside it
   timm     a .safetensors state dict for timm's legacy SENets
            (timm.create_model(NAME).load_state_dict(sd, strict=True)); NAME is
            inferred from the net's structure or given with --timm-model
@@ -50,18 +51,22 @@ change the weights accordingly, and the choice is recorded with them.
               help="bgr255: as released; rgb255: first convolution's input channels flipped for RGB input.")
 @click.option("--timm-model", type=click.Choice(TIMM_MODELS),
               help="--to timm: the timm model (default: inferred from the net's structure).")
+@click.option("--external-data", is_flag=True,
+              help="--to onnx: write the weights to OUT.data beside OUT (ONNX external data; needed above 2 GiB).")
 @click.option("--force", is_flag=True, help="Overwrite the output file.")
 @verbosity_options
 @guarded
 def convert_cmd(prototxt: str, caffemodel: str, target: str, output: str, fuse_bn: bool, allow_extra: bool,
-                class_order: str, input_format: str, timm_model: str | None, force: bool) -> None:
+                class_order: str, input_format: str, timm_model: str | None, external_data: bool, force: bool) -> None:
     from ..converters.targets import convert
     from ..nets import resolve_net
 
     if timm_model and target != "timm":
         raise UsageError(f"--timm-model applies to --to timm only (this is --to {target})")
+    if external_data and target != "onnx":
+        raise UsageError(f"--external-data applies to --to onnx only (this is --to {target})")
     options = ConvertOptions(fuse_bn=fuse_bn, allow_extra=allow_extra, class_order=class_order, input=input_format,
-                             timm_model=timm_model)
+                             timm_model=timm_model, external_data=external_data)
     options.validate()
     from ..fsutil import check_output_path
 

@@ -37,6 +37,7 @@ class ConvertOptions:
     class_order: str = "official"
     input: str = "bgr255"
     timm_model: str | None = None  # --to timm: the timm model name (None: inferred from the net's structure)
+    external_data: bool = False  # --to onnx: the weights in ONNX's external-data format (OUT.data beside OUT)
 
     def validate(self) -> None:
         if self.class_order not in CLASS_ORDERS:

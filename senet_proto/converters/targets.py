@@ -73,8 +73,14 @@ def convert(prototxt: Any, caffemodel: str | os.PathLike[str], out: str | os.Pat
     """Load, apply the conventions and export; the output path is checked before any work."""
     options = options or ConvertOptions()
     options.validate()
+    if options.external_data and target != "onnx":
+        raise UsageError(f"external data applies to --to onnx only (this is --to {target})")
     check_output_path(out, force=force)
     exporter = get_exporter(target)
+    if options.external_data:
+        from .onnx import data_path
+
+        check_output_path(data_path(out), force=force)
     caffenet = load_caffe(prototxt, caffemodel, allow_extra=options.allow_extra)
     check_graph(caffenet.net)
     warn_non_finite(caffenet)

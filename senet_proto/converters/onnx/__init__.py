@@ -6,6 +6,10 @@ its Scale are one BatchNormalization, and pooling follows Caffe's rounding. Opse
 prototxt's input shape) except the batch: the graph input's first dimension is the symbolic ``N`` when every
 batch-dependent dimension of every blob is the batch itself (true for classification nets; otherwise the model
 keeps the prototxt's batch size). ``build_onnx(..., input_shape=...)`` exports for another input shape.
+
+``build_onnx`` returns an in-memory ModelProto; ``export_onnx`` (``convert --to onnx``) writes the same model
+without ever holding its weights in memory (``stream.py``): one .onnx file, or with ``--external-data`` ONNX's
+external-data format (``OUT`` plus ``OUT.data``, needed above protobuf's 2 GiB).
 """
 
 from __future__ import annotations
@@ -20,13 +24,13 @@ from onnx import helper
 from ...analysis.shapes import infer_shapes
 from ...caffe import caffe_pb2
 from ...errors import PrototxtError, SenetProtoError
-from ...fsutil import atomic_open
 from ..conventions import ConvertOptions, metadata
 from ..graph import build_graph, fold_batchnorm, merge_batchnorm_scale
 from ..loader import CaffeNet
 from ..registry import check_supported
-from .builder import BATCH, OnnxBuilder, value_info
+from .builder import BATCH, Initializer, OnnxBuilder, value_info
 from .layers import ONNX_CONVERTERS
+from .stream import data_path, write_onnx
 
 OPSET = 17
 
@@ -85,10 +89,9 @@ def batch_axes(net: caffe_pb2.NetParameter, shapes: dict[str, tuple[int, ...]]) 
     return axes
 
 
-def build_onnx(caffenet: CaffeNet, *, fuse_bn: bool = False, input_shape: Sequence[int] | None = None,
-               intermediate: bool = False, dynamic_batch: bool = True) -> onnx.ModelProto:
-    """The ONNX model of a loaded Caffe net. ``intermediate=True`` also outputs every Caffe blob's final value;
-    ``dynamic_batch`` makes the batch dimension the symbolic ``N`` where the net allows it (see the module doc)."""
+def build_parts(caffenet: CaffeNet, *, fuse_bn: bool = False, input_shape: Sequence[int] | None = None,
+                intermediate: bool = False, dynamic_batch: bool = True) -> tuple[onnx.ModelProto, list[Initializer]]:
+    """``build_onnx``'s model without its initializers, and the initializers as arrays (not copied)."""
     net = _deploy_net(caffenet, input_shape)
     deploy = CaffeNet(net=net, weights=caffenet.weights, source=caffenet.source)
     check_supported([ly for ly in deploy.layers() if ly.type != "Input"], ONNX_CONVERTERS)
@@ -109,11 +112,21 @@ def build_onnx(caffenet: CaffeNet, *, fuse_bn: bool = False, input_shape: Sequen
         net.name or "senet",
         [value_info(name, shapes[name], b.batch_axis(name)) for name in g.inputs],
         [value_info(b.current[name], shapes[name], b.batch_axis(name), doc=name) for name in outputs],
-        initializer=b.initializers,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="senet-proto")
     model.ir_version = 8
+    return model, b.tensors
+
+
+def build_onnx(caffenet: CaffeNet, *, fuse_bn: bool = False, input_shape: Sequence[int] | None = None,
+               intermediate: bool = False, dynamic_batch: bool = True) -> onnx.ModelProto:
+    """The ONNX model of a loaded Caffe net, in memory (every weight copied into it). ``intermediate=True`` also
+    outputs every Caffe blob's final value; ``dynamic_batch`` makes the batch dimension the symbolic ``N`` where
+    the net allows it (see the module doc)."""
+    model, tensors = build_parts(caffenet, fuse_bn=fuse_bn, input_shape=input_shape, intermediate=intermediate,
+                                 dynamic_batch=dynamic_batch)
+    model.graph.initializer.extend(t.tensor() for t in tensors)
     return model
 
 
@@ -138,15 +151,14 @@ def check_onnx(model: onnx.ModelProto) -> onnx.ModelProto:
 
 def export_onnx(caffenet: CaffeNet, out: str | os.PathLike[str], options: ConvertOptions,
                 force: bool = False) -> Path:
-    model = build_onnx(caffenet, fuse_bn=options.fuse_bn)
-    check_onnx(model)
+    """Write the model (``build_onnx``'s, with the conventions as metadata) to ``out``, its weights streamed
+    from the caffemodel (``stream.write_onnx``); with ``options.external_data`` they go to ``OUT.data``."""
+    model, tensors = build_parts(caffenet, fuse_bn=options.fuse_bn)
     meta = metadata(options, Path(caffenet.source).name if caffenet.source else "")
     meta["batch"] = f"dynamic (input dimension '{BATCH}')" if has_dynamic_batch(model) else "static (the prototxt's)"
     helper.set_model_props(model, meta)
-    with atomic_open(out, "wb", force=force) as f:
-        f.write(model.SerializeToString())
-    return Path(out)
+    return write_onnx(model, tensors, out, external_data=options.external_data, force=force)
 
 
-__all__ = ["BATCH", "ONNX_CONVERTERS", "OPSET", "batch_axes", "build_onnx", "check_onnx", "export_onnx",
-           "has_dynamic_batch", "output_blobs"]
+__all__ = ["BATCH", "ONNX_CONVERTERS", "OPSET", "batch_axes", "build_onnx", "build_parts", "check_onnx", "data_path",
+           "export_onnx", "has_dynamic_batch", "output_blobs", "write_onnx"]

@@ -2,6 +2,10 @@
 
 Blob names come from Caffe. A blob written several times (in-place layers) gets one ONNX value per write:
 the last write keeps the Caffe name, earlier ones are named ``blob@layer`` after the layer that wrote them.
+
+Initializers are recorded as arrays (``Initializer``), not copied into TensorProtos: most are views of the
+memory-mapped caffemodel, which ``stream.write_onnx`` writes straight to the output file; ``tensor()`` makes
+the in-memory TensorProto (``build_onnx``).
 """
 
 from __future__ import annotations
@@ -18,12 +22,24 @@ from ..graph import Graph, Node
 Shape = tuple[int, ...]
 
 
+@dataclass(frozen=True)
+class Initializer:
+    """A graph initializer: its name and its value (float32 or int64; maybe a view of a mapped caffemodel)."""
+
+    name: str
+    array: np.ndarray
+
+    def tensor(self) -> onnx.TensorProto:
+        """The TensorProto with the data copied in (what the graph of an in-memory model holds)."""
+        return numpy_helper.from_array(np.ascontiguousarray(self.array), self.name)
+
+
 @dataclass
 class OnnxBuilder:
     graph: Graph
     shapes: dict[str, Shape]
     nodes: list[onnx.NodeProto] = field(default_factory=list)
-    initializers: list[onnx.TensorProto] = field(default_factory=list)
+    tensors: list[Initializer] = field(default_factory=list)  # the initializers, in order, not yet copied
     current: dict[str, str] = field(default_factory=dict)  # Caffe blob -> ONNX value holding it now
     final_writer: dict[str, int] = field(default_factory=dict)  # Caffe blob -> index of the node writing it last
     index: int = 0
@@ -69,9 +85,16 @@ class OnnxBuilder:
         arr = np.asarray(array, dtype=dtype if dtype is not None else np.asarray(array).dtype)
         if arr.dtype == np.float64:
             arr = arr.astype(np.float32)
+        if arr.ndim == 0:
+            arr = arr.reshape(1)  # scalars are 1-element tensors (what np.ascontiguousarray made them)
         name = self.unique(f"{node.name}/{what}")
-        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(arr), name))
+        self.tensors.append(Initializer(name, arr))
         return name
+
+    @property
+    def initializers(self) -> list[onnx.TensorProto]:
+        """The initializers as TensorProtos (every value copied)."""
+        return [t.tensor() for t in self.tensors]
 
     def add(self, op: str, inputs: list[str], outputs: list[str], node: Node, **attrs: Any) -> None:
         self.nodes.append(helper.make_node(op, inputs, outputs, name=self.unique(f"{node.name}/{op}"), **attrs))
