@@ -51,7 +51,7 @@ from senet_proto.caffe import caffe_pb2
 net = caffe_pb2.NetParameter()
 with open(sys.argv[1], "rb") as f:
     net.ParseFromString(f.read())
-arrays = [np.array(b.data, dtype=np.float32) for ly in net.layer for b in ly.blobs]
+arrays = [np.array(b.data) for ly in net.layer for b in ly.blobs]  # float32 (upb protobuf)
 print(sum(a.size for a in arrays))
 """
 
