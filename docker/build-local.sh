@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Build the senet-proto image here without a Docker engine: podman + locally made Debian base images.
 #
-#   bash docker/build-local.sh [--target main|test] [--flavor cpu|cuda] [--tag NAME] [--force-bases]
+#   bash docker/build-local.sh [--target main|test] [--flavor cuda|cpu] [--tag NAME] [--force-bases]
 #
 # - installs podman, buildah and debootstrap (apt) when missing;
 # - makes the base images debian:bookworm-slim and debian:bullseye-slim with debootstrap + `podman import`
 #   when they are not in podman's storage yet (cached there; --force-bases remakes them);
 # - builds docker/Dockerfile with `podman build --isolation chroot` (no daemon, no `podman run`).
 #   --target test also runs the whole test suite inside the build (the image's `test` stage).
+# - --flavor cuda (default) installs torch and torchvision with CUDA (they run without a GPU too); --flavor cpu
+#   the +cpu builds of both, which pip must find (the PyTorch CPU index in pip's configuration, or wheels in a
+#   local find-links directory); TORCH_VERSION / TORCHVISION_VERSION override the versions.
 #
 # Debian mirror: read from this machine's apt configuration at run time (SENET_PROTO_DEBIAN_MIRROR overrides).
 # pip inside the build: this machine's pip configuration files and local wheel/index directories are mounted
@@ -20,7 +23,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 target=main
-flavor=cpu
+flavor=cuda
 tag=""
 force_bases=0
 while [ $# -gt 0 ]; do
@@ -104,10 +107,21 @@ if [ -f "$cert" ]; then
   volumes+=(-v "$cert:/run/senet-proto-build-ca.crt:ro")
   cert_args+=(--build-arg PIP_CERT=/run/senet-proto-build-ca.crt)
 fi
-# CPU torch: the newest torch+cpu wheel for Python 3.11 in a local find-links directory, unless TORCH_VERSION is set
+# CPU torch: the newest torch+cpu wheel for Python 3.11 in a local find-links directory, unless TORCH_VERSION is
+# set; torchvision: the release made for that torch (torch 2.X.Y <-> torchvision 0.(X+15).Y), of the same flavour
 if [ "$flavor" = cpu ] && [ -z "${TORCH_VERSION:-}" ]; then
-  TORCH_VERSION=$(find /opt/wheels -maxdepth 1 -name 'torch-*+cpu-cp311-*.whl' 2>/dev/null \
+  TORCH_VERSION=$(find /opt/wheels /opt/pypi-more/files -maxdepth 1 -name 'torch-*+cpu-cp311-*.whl' 2>/dev/null \
                   | sed -E 's#.*/torch-([^+]+)\+cpu.*#\1#' | sort -V | tail -n1)
+fi
+if [ -n "${TORCH_VERSION:-}" ] && [ -z "${TORCHVISION_VERSION:-}" ]; then
+  IFS=. read -r major minor patch <<< "$TORCH_VERSION"
+  [ "$major" = 2 ] || { echo "build-local.sh: set TORCHVISION_VERSION for torch $TORCH_VERSION" >&2; exit 2; }
+  TORCHVISION_VERSION="0.$((minor + 15)).${patch:-0}"
+fi
+if [ "$flavor" = cpu ] && ! find /opt/wheels /opt/pypi-more/files -maxdepth 1 \
+     -name "torchvision-${TORCHVISION_VERSION:-*}+cpu-*.whl" 2>/dev/null | grep -q .; then
+  echo "build-local.sh: note: no local torchvision${TORCHVISION_VERSION:+ $TORCHVISION_VERSION}+cpu wheel; pip must find" \
+       "it in its configured index (the CUDA torchvision does not load beside a CPU torch; --flavor cuda avoids this)"
 fi
 
 echo "build-local.sh: building $tag (target $target, torch $flavor) with podman (${STORAGE_DRIVER:-default} storage)"
@@ -115,6 +129,7 @@ t0=$SECONDS
 podman build --isolation chroot --pull=never \
   -f "$here/Dockerfile" --ignorefile "$here/Dockerfile.dockerignore" \
   --target "$target" --build-arg "TORCH_FLAVOR=$flavor" ${TORCH_VERSION:+--build-arg "TORCH_VERSION=$TORCH_VERSION"} \
+  ${TORCHVISION_VERSION:+--build-arg "TORCHVISION_VERSION=$TORCHVISION_VERSION"} \
   "${volumes[@]}" "${cert_args[@]}" \
   -t "$tag" "$repo"
 echo "build-local.sh: built $tag in $((SECONDS - t0)) s"

@@ -21,7 +21,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "docker" / "build-local.sh"
-TAG = "senet-proto-releasecheck:cpu"
+TAG = "senet-proto-releasecheck:cuda"
 
 pytestmark = [
     pytest.mark.slow,
@@ -40,7 +40,7 @@ def test_image_test_stage_builds_and_passes() -> None:
     if shutil.which("bash") is None:
         pytest.fail("bash is needed to run docker/build-local.sh", pytrace=False)
     proc = subprocess.run(
-        ["bash", str(SCRIPT), "--target", "test", "--flavor", "cpu", "--tag", TAG],
+        ["bash", str(SCRIPT), "--target", "test", "--tag", TAG],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
