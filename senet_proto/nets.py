@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .caffe import caffe_pb2, read_prototxt
+from .caffe.upgrade import upgrade_net
 from .caffe.validate import check_graph
 from .errors import PrototxtError
 
@@ -22,5 +23,15 @@ def resolve_net(spec: str | Path) -> caffe_pb2.NetParameter:
         raise PrototxtError(f"{spec}: neither a known architecture ({known}) nor an existing file")
     net = read_prototxt(path)
     if len(net.layer) or not len(net.layers):
+        check_graph(net)
+    return net
+
+
+def resolve_current_net(spec: str | Path) -> caffe_pb2.NetParameter:
+    """``resolve_net``, with a legacy V1 net (``layers`` with enum types) upgraded as the converters'
+    loader upgrades it (``upgrade_net``, Caffe's upgrade_proto.cpp) and then checked like any other."""
+    net = resolve_net(spec)
+    if len(net.layers):
+        net = upgrade_net(net)
         check_graph(net)
     return net

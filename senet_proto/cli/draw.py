@@ -14,7 +14,8 @@ PNG_BOXES = 150
 
 HELP = """Draw a net with Graphviz: one box per layer, in-place layers (BatchNorm, Scale, ReLU...) merged into
 the box of the layer before them as Netscope does, blob shapes on the edges, each SE block in a shaded
-cluster inside its stage. The format follows the output's suffix: .svg, .png or .pdf.
+cluster inside its stage. The format follows the output's suffix: .svg, .png or .pdf. A legacy V1 net
+(`layers` with enum types) is upgraded as Caffe and the converters do.
 
 Needs Graphviz's `dot` (Debian/Ubuntu: apt-get install graphviz).
 
@@ -41,14 +42,14 @@ Examples:
 def draw_cmd(net_spec: str, output: str, rankdir: str, stages: tuple[str, ...],
              input_shape: tuple[int, ...] | None, force: bool) -> None:
     from ..fsutil import atomic_write_bytes, check_output_path
-    from ..nets import resolve_net
+    from ..nets import resolve_current_net
     from ..view.draw import FORMATS, build_graph, render
 
     fmt = Path(output).suffix.lower().lstrip(".")
     if fmt not in FORMATS:
         raise click.BadParameter(f"{output!r}: the suffix must be .svg, .png or .pdf", param_hint="-o/--output")
     check_output_path(output, force=force)
-    graph = build_graph(resolve_net(net_spec), rankdir=rankdir, stages=stages, input_shape=input_shape)
+    graph = build_graph(resolve_current_net(net_spec), rankdir=rankdir, stages=stages, input_shape=input_shape)
     boxes = int(getattr(graph, "senet_proto_boxes", 0))
     if fmt == "png" and boxes > PNG_BOXES:
         logging.getLogger("senet_proto.view").warning(

@@ -10,7 +10,8 @@ from .common import guarded, verbosity_options
 
 HELP = """Shapes, learnable parameters and multiply-adds of a net, per stage, with the SE blocks' share.
 
-ARCH is an architecture id (see `senet-proto list`), FILE a .prototxt. Shapes are inferred without Caffe,
+ARCH is an architecture id (see `senet-proto list`), FILE a .prototxt (a legacy V1 net, `layers` with
+enum types, is upgraded as Caffe and the converters do). Shapes are inferred without Caffe,
 with Caffe's rules (pooling rounds up; global pooling covers the whole plane), for the TEST phase. Data
 layers of train_val nets read batch_size × 3 × crop_size × crop_size (the database is not opened).
 
@@ -58,9 +59,9 @@ def _parse_shape(ctx: click.Context, param: click.Parameter, value: str | None) 
 def info_cmd(net_spec: str, as_json: bool, input_shape: tuple[int, ...] | None, per_layer: bool) -> None:
     from ..analysis import format_table, summarize
     from ..analysis.summary import format_layers
-    from ..nets import resolve_net
+    from ..nets import resolve_current_net
 
-    summary = summarize(resolve_net(net_spec), input_shape)
+    summary = summarize(resolve_current_net(net_spec), input_shape)
     if as_json:
         click.echo(json.dumps(summary.to_dict(), indent=1))
         return

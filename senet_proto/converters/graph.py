@@ -15,6 +15,7 @@ Passes (shared by every target):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -147,8 +148,9 @@ def _is_channel_scale(node: Node, channels: int) -> bool:
     return axis == 1 and num_axes == 1 and node.blobs[0].shape == (channels,)
 
 
-def merge_batchnorm_scale(g: Graph) -> None:
-    """BatchNorm followed by the channel Scale that alone reads it -> one BatchNorm node with affine weights."""
+def _merge_pairs(g: Graph, merge: Callable[[Node, Node], Node | None]) -> None:
+    """Walk the nodes in order; where a node has one top that the next node alone reads, replace the pair
+    by ``merge(node, next)``, unless that returns None (then both stay)."""
     _, readers = g.versions()
     out: list[Node] = []
     skip = False
@@ -157,61 +159,65 @@ def merge_batchnorm_scale(g: Graph) -> None:
             skip = False
             continue
         nxt = g.nodes[i + 1] if i + 1 < len(g.nodes) else None
-        if (
-            node.type == "BatchNorm" and "gamma" not in node.attrs and nxt is not None and len(node.tops) == 1
-            and len(node.blobs) == 3 and _is_channel_scale(nxt, node.blobs[0].size)
-            and nxt.bottoms[0] == node.tops[0] and readers.get((node.tops[0], i)) == [i + 1]
-        ):
-            mean, var = batchnorm_stats(node)
-            merged = Node(layer=node.layer, blobs=node.blobs, bottoms=node.bottoms, tops=nxt.tops,
-                          attrs=dict(node.attrs), merged=(*node.covers, *nxt.covers))
-            merged.attrs.update(mean=mean, var=var, gamma=nxt.blobs[0].reshape(-1),
-                                beta=nxt.blobs[1].reshape(-1) if len(nxt.blobs) > 1 else None,
-                                scale_layer=nxt.name)
+        merged = None
+        if nxt is not None and len(node.tops) == 1 and readers.get((node.tops[0], i)) == [i + 1]:
+            merged = merge(node, nxt)
+        if merged is None:
+            out.append(node)
+        else:
             out.append(merged)
             skip = True
-        else:
-            out.append(node)
     g.nodes = out
     g.refresh()
+
+
+def _merge_batchnorm_scale_pair(node: Node, nxt: Node) -> Node | None:
+    if not (
+        node.type == "BatchNorm" and "gamma" not in node.attrs
+        and len(node.blobs) == 3 and _is_channel_scale(nxt, node.blobs[0].size)
+        and nxt.bottoms[0] == node.tops[0]
+    ):
+        return None
+    mean, var = batchnorm_stats(node)
+    merged = Node(layer=node.layer, blobs=node.blobs, bottoms=node.bottoms, tops=nxt.tops,
+                  attrs=dict(node.attrs), merged=(*node.covers, *nxt.covers))
+    merged.attrs.update(mean=mean, var=var, gamma=nxt.blobs[0].reshape(-1),
+                        beta=nxt.blobs[1].reshape(-1) if len(nxt.blobs) > 1 else None,
+                        scale_layer=nxt.name)
+    return merged
+
+
+def merge_batchnorm_scale(g: Graph) -> None:
+    """BatchNorm followed by the channel Scale that alone reads it -> one BatchNorm node with affine weights."""
+    _merge_pairs(g, _merge_batchnorm_scale_pair)
+
+
+def _fold_batchnorm_pair(node: Node, nxt: Node) -> Node | None:
+    if not (
+        node.type == "Convolution" and nxt.type == "BatchNorm"
+        and _uses_global_stats(nxt) and nxt.bottoms == node.tops and node.blobs
+        and (nxt.blobs or "mean" in nxt.attrs)
+    ):
+        return None
+    mean, var = batchnorm_stats(nxt)
+    w = node.blobs[0].astype(np.float64)
+    if mean.shape[0] != w.shape[0]:
+        return None
+    eps = float(nxt.layer.batch_norm_param.eps)
+    gamma = nxt.attrs.get("gamma")
+    beta = nxt.attrs.get("beta")
+    g64 = np.ones_like(mean, dtype=np.float64) if gamma is None else gamma.astype(np.float64)
+    b64 = np.zeros_like(mean, dtype=np.float64) if beta is None else beta.astype(np.float64)
+    s = g64 / np.sqrt(var.astype(np.float64) + eps)
+    bias = node.blobs[1].astype(np.float64).reshape(-1) if len(node.blobs) > 1 else 0.0
+    w_f = (w * s.reshape((-1,) + (1,) * (w.ndim - 1))).astype(np.float32)
+    b_f = ((bias - mean.astype(np.float64)) * s + b64).astype(np.float32)
+    fused = Node(layer=node.layer, blobs=[w_f, b_f], bottoms=node.bottoms, tops=nxt.tops,
+                 attrs=dict(node.attrs), merged=(*node.covers, *nxt.covers))
+    fused.attrs["folded_bn"] = nxt.name
+    return fused
 
 
 def fold_batchnorm(g: Graph) -> None:
     """Convolution followed by a global-statistics BatchNorm that alone reads it -> one convolution."""
-    _, readers = g.versions()
-    out: list[Node] = []
-    skip = False
-    for i, node in enumerate(g.nodes):
-        if skip:
-            skip = False
-            continue
-        nxt = g.nodes[i + 1] if i + 1 < len(g.nodes) else None
-        if (
-            node.type == "Convolution" and nxt is not None and nxt.type == "BatchNorm" and len(node.tops) == 1
-            and _uses_global_stats(nxt) and nxt.bottoms == node.tops and node.blobs
-            and readers.get((node.tops[0], i)) == [i + 1]
-            and (nxt.blobs or "mean" in nxt.attrs)
-        ):
-            mean, var = batchnorm_stats(nxt)
-            w = node.blobs[0].astype(np.float64)
-            if mean.shape[0] != w.shape[0]:
-                out.append(node)
-                continue
-            eps = float(nxt.layer.batch_norm_param.eps)
-            gamma = nxt.attrs.get("gamma")
-            beta = nxt.attrs.get("beta")
-            g64 = np.ones_like(mean, dtype=np.float64) if gamma is None else gamma.astype(np.float64)
-            b64 = np.zeros_like(mean, dtype=np.float64) if beta is None else beta.astype(np.float64)
-            s = g64 / np.sqrt(var.astype(np.float64) + eps)
-            bias = node.blobs[1].astype(np.float64).reshape(-1) if len(node.blobs) > 1 else 0.0
-            w_f = (w * s.reshape((-1,) + (1,) * (w.ndim - 1))).astype(np.float32)
-            b_f = ((bias - mean.astype(np.float64)) * s + b64).astype(np.float32)
-            fused = Node(layer=node.layer, blobs=[w_f, b_f], bottoms=node.bottoms, tops=nxt.tops,
-                         attrs=dict(node.attrs), merged=(*node.covers, *nxt.covers))
-            fused.attrs["folded_bn"] = nxt.name
-            out.append(fused)
-            skip = True
-        else:
-            out.append(node)
-    g.nodes = out
-    g.refresh()
+    _merge_pairs(g, _fold_batchnorm_pair)

@@ -108,6 +108,33 @@ def _check_random_inputs(net: caffe_pb2.NetParameter) -> None:
             raise CaffeReferenceError(f"input {name!r} has no usable shape {tuple(shape)}; pass its array")
 
 
+def _run_blob_job(
+    prepared: caffe_pb2.NetParameter,
+    named: Mapping[str, np.ndarray],
+    weights: Path | None,
+    spec: dict[str, Any],
+    arrays: Mapping[str, np.ndarray] | None = None,
+) -> dict[str, np.ndarray]:
+    """Run one job that brings blobs back (forward, backward) and return them by name, in Caffe's order.
+
+    The job gets the net as ``net.prototxt``, the inputs as ``in_NNNN.npy`` (named in ``spec["inputs"]``
+    in that order), ``arrays`` under their file names and the caffemodel, if any, as ``weights.caffemodel``;
+    the runner writes the blobs it lists in ``blobs`` as ``out_NNNN.npy``.
+    """
+    with job_dir() as job:
+        (job.path / "net.prototxt").write_text(format_prototxt(prepared))
+        for i, array in enumerate(named.values()):
+            np.save(job.path / f"in_{i:04d}.npy", array)
+        for file_name, array in (arrays or {}).items():
+            np.save(job.path / file_name, array)
+        spec = {**spec, "inputs": list(named)}
+        if weights is not None:
+            job.add_file("weights.caffemodel", weights)
+            spec["weights"] = "weights.caffemodel"
+        result = job.run(spec)
+        return {name: np.load(job.path / f"out_{i:04d}.npy") for i, name in enumerate(result["blobs"])}
+
+
 def forward(
     net: NetLike,
     caffemodel: str | os.PathLike[str] | None = None,
@@ -137,19 +164,9 @@ def forward(
             missing = sorted(set(netprep.input_shapes(prepared)) - set(named))
             raise CaffeReferenceError(f"inputs missing: {', '.join(missing)} (pass all inputs or none)")
     weights = _existing(caffemodel, "caffemodel") if caffemodel is not None else None
-    with job_dir() as job:
-        (job.path / "net.prototxt").write_text(format_prototxt(prepared))
-        names = list(named)
-        for i, name in enumerate(names):
-            np.save(job.path / f"in_{i:04d}.npy", named[name])
-        spec: dict[str, Any] = {"cmd": "forward", "seed": int(seed), "inputs": names, "input_std": INPUT_STD,
-                                "blobs": list(blobs) if blobs is not None else None,
-                                "known": netprep.blob_names(prepared)}
-        if weights is not None:
-            job.add_file("weights.caffemodel", weights)
-            spec["weights"] = "weights.caffemodel"
-        result = job.run(spec)
-        return {name: np.load(job.path / f"out_{i:04d}.npy") for i, name in enumerate(result["blobs"])}
+    spec = {"cmd": "forward", "seed": int(seed), "input_std": INPUT_STD,
+            "blobs": list(blobs) if blobs is not None else None, "known": netprep.blob_names(prepared)}
+    return _run_blob_job(prepared, named, weights, spec)
 
 
 def gradients(
@@ -173,20 +190,9 @@ def gradients(
     netprep.set_input_shapes(prepared, {k: v.shape for k, v in named.items()})
     prepared.force_backward = True
     weights = _existing(caffemodel, "caffemodel") if caffemodel is not None else None
-    with job_dir() as job:
-        (job.path / "net.prototxt").write_text(format_prototxt(prepared))
-        names = list(named)
-        for i, name in enumerate(names):
-            np.save(job.path / f"in_{i:04d}.npy", named[name])
-        diffs = list(top_diffs)
-        for i, name in enumerate(diffs):
-            np.save(job.path / f"diff_{i:04d}.npy", np.ascontiguousarray(top_diffs[name], dtype=np.float32))
-        spec: dict[str, Any] = {"cmd": "backward", "inputs": names, "top_diffs": diffs}
-        if weights is not None:
-            job.add_file("weights.caffemodel", weights)
-            spec["weights"] = "weights.caffemodel"
-        result = job.run(spec)
-        return {name: np.load(job.path / f"out_{i:04d}.npy") for i, name in enumerate(result["blobs"])}
+    diffs = {f"diff_{i:04d}.npy": np.ascontiguousarray(top_diffs[name], dtype=np.float32)
+             for i, name in enumerate(top_diffs)}
+    return _run_blob_job(prepared, named, weights, {"cmd": "backward", "top_diffs": list(top_diffs)}, diffs)
 
 
 def _restore_layers(saved: bytes, original: caffe_pb2.NetParameter, axpy: Sequence[str]) -> bytes:

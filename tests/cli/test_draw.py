@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from cli_view_helpers import official, one_error_line, run
+from cli_view_helpers import official, one_error_line, run, v1_net_file
 
 
 def test_svg_png_pdf(tmp_path: Path) -> None:
@@ -70,3 +70,12 @@ def test_tall_png_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> Non
     caplog.clear()
     r = run("draw", official("SE-ResNet-152"), "-o", str(tmp_path / "small.png"), "--stage", "conv2_x")
     assert r.exit_code == 0 and "use .svg" not in caplog.text
+
+
+def test_legacy_v1_net_is_upgraded(tmp_path: Path) -> None:
+    out = tmp_path / "v1.svg"
+    r = run("draw", v1_net_file(tmp_path / "v1.prototxt"), "-o", str(out))
+    assert r.exit_code == 0, r.output
+    text = "".join(ET.fromstring(out.read_bytes()).itertext())
+    for name in ("conv", "pool", "fc", "prob", "Convolution", "InnerProduct"):
+        assert name in text, name

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from cli_view_helpers import official, one_error_line, run
+from cli_view_helpers import official, one_error_line, run, v1_net_file
 
 PAPER_GMACS = {"se-resnet-50": 3.87, "se-resnet-101": 7.60, "se-resnet-152": 11.32, "se-resnext-50": 4.25,
                "se-resnext-101": 8.00, "se-bn-inception": 2.04}
@@ -76,3 +76,25 @@ def test_paper_gflops_for_every_default_net(arch: str) -> None:
     r = run("info", arch, "--json", "-q")
     assert r.exit_code == 0, r.output
     assert abs(json.loads(r.stdout)["gmacs"] - PAPER_GMACS[arch]) / PAPER_GMACS[arch] < 0.01
+
+
+def test_legacy_v1_net_is_upgraded(tmp_path: Path) -> None:
+    net = v1_net_file(tmp_path / "v1.prototxt")
+    r = run("info", net, "--json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert data["inputs"] == {"data": [1, 3, 8, 8]} and data["outputs"] == {"prob": [1, 10]}
+    by_name = {ly["name"]: ly for ly in data["layers"]}
+    assert by_name["conv"]["type"] == "Convolution" and by_name["fc"]["type"] == "InnerProduct"
+    # conv: 4x3x3x3 weights + 4 biases, 108 MACs per output position of 4x8x8; MAX pool 2/2 reads its
+    # 4x8x8 input once; fc: 64 -> 10 with biases
+    assert data["params"] == 4 * 27 + 4 + 64 * 10 + 10
+    assert data["macs"] == 4 * 27 * 64 + 4 * 8 * 8 + 64 * 10
+    r = run("info", net)
+    assert r.exit_code == 0 and "legacy" not in r.output
+
+
+def test_legacy_v1_net_is_checked_after_the_upgrade(tmp_path: Path) -> None:
+    r = run("info", v1_net_file(tmp_path / "v1.prototxt", bottom_of_fc="nowhere"))
+    assert r.exit_code == 1
+    assert "Unknown bottom blob 'nowhere'" in one_error_line(r)

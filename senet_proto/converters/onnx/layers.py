@@ -116,6 +116,15 @@ def _broadcast_dims(b: OnnxBuilder, x: str, s: str, axis: int) -> list[int]:
     return b.reshape_dims(_broadcast_shape(b.shape(x), b.shape(s), axis), at, s_batch)
 
 
+def _broadcast_second_bottom(node: Node, b: OnnxBuilder, axis: int, name: str) -> str:
+    """Reshape the second bottom of a Scale/Bias into temp ``name`` (target const ``name_shape``) so that it
+    broadcasts over the first bottom from ``axis``; the temp's ONNX name."""
+    out = b.temp(node, name)
+    dims = _broadcast_dims(b, node.bottoms[0], node.bottoms[1], axis)
+    b.add("Reshape", [b.input(node.bottoms[1]), b.const(node, f"{name}_shape", dims, np.int64)], [out], node)
+    return out
+
+
 @register("Scale")
 def scale(node: Node, b: OnnxBuilder) -> None:
     p = node.layer.scale_param
@@ -123,11 +132,7 @@ def scale(node: Node, b: OnnxBuilder) -> None:
     axis = canonical_axis(p.axis if p.HasField("axis") else 1, len(x_shape), f"layer '{node.name}'")
     x = b.input(node.bottoms[0])
     if len(node.bottoms) == 2:
-        factor = b.temp(node, "factor")
-        b.add("Reshape", [b.input(node.bottoms[1]),
-                          b.const(node, "factor_shape", _broadcast_dims(b, node.bottoms[0], node.bottoms[1], axis),
-                                  np.int64)],
-              [factor], node)
+        factor = _broadcast_second_bottom(node, b, axis, "factor")
         blobs = node.blobs
     else:
         gamma = node.blobs[0]
@@ -147,11 +152,7 @@ def bias(node: Node, b: OnnxBuilder) -> None:
     x_shape = b.shape(node.bottoms[0])
     axis = canonical_axis(p.axis if p.HasField("axis") else 1, len(x_shape), f"layer '{node.name}'")
     if len(node.bottoms) == 2:
-        term = b.temp(node, "bias")
-        b.add("Reshape", [b.input(node.bottoms[1]),
-                          b.const(node, "bias_shape", _broadcast_dims(b, node.bottoms[0], node.bottoms[1], axis),
-                                  np.int64)],
-              [term], node)
+        term = _broadcast_second_bottom(node, b, axis, "bias")
     else:
         term = b.const(node, "bias", node.blobs[0].reshape(_broadcast_shape(x_shape, node.blobs[0].shape, axis)))
     b.add("Add", [b.input(node.bottoms[0]), term], [b.output(node, node.tops[0])], node)
