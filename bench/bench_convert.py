@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _timing import best_times
+
 REPO = Path(__file__).resolve().parent.parent
 
 FLOOR = """
@@ -104,17 +106,7 @@ def conversion(arch: str, repeats: int) -> None:
 def _best(torch, device: str, repeats: int, fn, x) -> float:
     """Best wall time of fn(x) over ``repeats`` runs after one warm-up."""
     with torch.no_grad():
-        fn(x)
-        times = []
-        for _ in range(repeats):
-            if device == "cuda":
-                torch.cuda.synchronize()
-            t = time.perf_counter()
-            fn(x)
-            if device == "cuda":
-                torch.cuda.synchronize()
-            times.append(time.perf_counter() - t)
-    return min(times)
+        return best_times({"fn": lambda: fn(x)}, repeats, torch.cuda.synchronize if device == "cuda" else None)["fn"]
 
 
 def inference(arch: str, repeats: int, batches: list[int]) -> None:

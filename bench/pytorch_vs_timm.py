@@ -10,10 +10,10 @@ for speed: the module is built from the generated prototxt with random blobs (no
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import torch
+from _timing import best_times
 
 from senet_proto.converters.loader import CaffeNet, load_caffe
 from senet_proto.converters.pytorch import build_module
@@ -76,20 +76,10 @@ def random_caffenet(arch: str) -> CaffeNet:
 
 def bench(models: dict[str, torch.nn.Module], x: torch.Tensor, iters: int, device: str) -> dict[str, float]:
     """Best time (ms) per model; models run interleaved so that load from other processes hits all alike."""
-    best = dict.fromkeys(models, float("inf"))
+    sync = torch.cuda.synchronize if device == "cuda" else None
     with torch.inference_mode():
-        for m in models.values():
-            m(x)
-        for _ in range(iters):
-            for name, m in models.items():
-                if device == "cuda":
-                    torch.cuda.synchronize()
-                t0 = time.perf_counter()
-                m(x)
-                if device == "cuda":
-                    torch.cuda.synchronize()
-                best[name] = min(best[name], 1000 * (time.perf_counter() - t0))
-    return best
+        best = best_times({name: (lambda m=m: m(x)) for name, m in models.items()}, iters, sync)
+    return {name: 1000 * t for name, t in best.items()}
 
 
 def main() -> None:

@@ -44,16 +44,6 @@ def caffe_blob_shapes(root: Path, nets: dict[str, caffe_pb2.NetParameter]) -> di
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def find_official() -> Path:
-    """The official prototxts (``shared/official`` beside the repository or beside its worktrees folder)."""
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        candidate = parent / "shared" / "official"
-        if candidate.is_dir():
-            return candidate
-    return here.parents[2].parent / "shared" / "official"
-
-
 def caffe_load_failure(root: Path, net: caffe_pb2.NetParameter) -> str:
     """Caffe's error output when loading ``net`` fails; AssertionError if Caffe accepts it."""
     try:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from analysis_caffe_helpers import find_official
+from official_nets import official_path
 
 from senet_proto.analysis import format_table, infer_shapes, summarize
 from senet_proto.analysis.shapes import pooled_size
 from senet_proto.caffe import caffe_pb2, parse_prototxt, read_prototxt
 from senet_proto.errors import PrototxtError, UnsupportedLayerError, UsageError
-
-OFFICIAL = find_official()
 
 # The paper's multiply-adds at 224×224 (GFLOPs), Table 2 / 7.
 PAPER_GMACS = {
@@ -31,9 +29,7 @@ def _rel(a: float, b: float) -> float:
 
 @pytest.mark.parametrize("arch", sorted(OFFICIAL_FILES))
 def test_official_prototxts_reproduce_paper_gflops(arch: str) -> None:
-    path = OFFICIAL / f"{OFFICIAL_FILES[arch]}.prototxt"
-    assert path.exists(), f"official prototxt missing: {path}"
-    s = summarize(read_prototxt(path))
+    s = summarize(read_prototxt(official_path(OFFICIAL_FILES[arch])))
     assert _rel(s.macs / 1e9, PAPER_GMACS[arch]) < 0.01
 
 
@@ -46,7 +42,7 @@ def test_generated_default_nets_reproduce_paper_gflops(arch: str) -> None:
 
 
 def test_se_resnet_50_learnable_params_match_paper() -> None:
-    s = summarize(read_prototxt(OFFICIAL / "SE-ResNet-50.prototxt"))
+    s = summarize(read_prototxt(official_path("SE-ResNet-50")))
     assert round(s.params / 1e6, 2) == 28.09
     # conv + classifier MACs alone: REFERENCE's 3.860 G; the SE pooling and scaling add the rest
     core = sum(r.macs for r in s.layers if r.type in ("Convolution", "InnerProduct"))
@@ -56,7 +52,7 @@ def test_se_resnet_50_learnable_params_match_paper() -> None:
 
 def test_se_resnet_50_params_by_hand() -> None:
     """Independent count from the architecture's definition (ResNet-50 bottlenecks, SE reduction 16)."""
-    s = summarize(read_prototxt(OFFICIAL / "SE-ResNet-50.prototxt"))
+    s = summarize(read_prototxt(official_path("SE-ResNet-50")))
     total = 7 * 7 * 3 * 64 + 2 * 64  # conv1 + its BN's Scale (gamma, beta)
     cin = 64
     for width, blocks in ((64, 3), (128, 4), (256, 6), (512, 3)):

@@ -10,14 +10,13 @@ import re
 from pathlib import Path
 
 import pytest
-from analysis_caffe_helpers import caffe_blob_shapes, caffe_load_failure, find_official
+from analysis_caffe_helpers import caffe_blob_shapes, caffe_load_failure
+from official_nets import official_path
 
 from senet_proto.analysis import infer_shapes
 from senet_proto.analysis.shapes import with_input_shape
 from senet_proto.caffe import caffe_pb2, read_prototxt
 from senet_proto.errors import PrototxtError
-
-OFFICIAL = find_official()
 
 
 def _net(inputs: dict[str, tuple[int, ...]]) -> caffe_pb2.NetParameter:
@@ -169,12 +168,7 @@ def axpy_to_eltwise(net: caffe_pb2.NetParameter) -> caffe_pb2.NetParameter:
 
 
 def _official(name: str) -> caffe_pb2.NetParameter:
-    path = OFFICIAL / f"{name}.prototxt"
-    if path.exists():
-        return read_prototxt(path)
-    from senet_proto.nets import resolve_net
-
-    return resolve_net(name.lower())
+    return read_prototxt(official_path(name))
 
 
 def whole_nets() -> dict[str, caffe_pb2.NetParameter]:

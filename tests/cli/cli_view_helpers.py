@@ -1,29 +1,19 @@
-"""Helpers for the CLI tests of info/draw/view: the official prototxts and a CliRunner wrapper."""
+"""Helpers for the CLI tests of info/draw/view: the official prototxts, a V1 net and a CliRunner wrapper."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from click.testing import CliRunner, Result
+from official_nets import official_path
 
 from senet_proto.caffe import caffe_pb2, write_prototxt
 from senet_proto.cli import main
 
 
-def find_official() -> Path:
-    for parent in Path(__file__).resolve().parents:
-        if (parent / "shared" / "official").is_dir():
-            return parent / "shared" / "official"
-    return Path(__file__).resolve().parents[2].parent / "shared" / "official"
-
-
-OFFICIAL = find_official()
-
-
 def official(name: str) -> str:
-    path = OFFICIAL / f"{name}.prototxt"
-    assert path.is_file(), f"official prototxt missing: {path}"
-    return str(path)
+    """The official prototxt ``name`` (the release's file, or the identical generated net: see official_nets)."""
+    return str(official_path(name))
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> Result:

@@ -8,14 +8,17 @@ Conventions are checked against real Caffe on the unchanged official-order BGR n
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import zipfile
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from official_nets import shared_file
 
 from senet_proto import load_pytorch
 from senet_proto.caffe import caffe_pb2, write_prototxt
@@ -25,8 +28,9 @@ from senet_proto.converters.conventions import label_map
 from senet_proto.converters.pytorch import build_module
 from senet_proto.generator import generate
 
-SHARED_LABEL_MAP = next((p / "shared" / "official" / "label_map.csv" for p in Path(__file__).resolve().parents
-                         if (p / "shared" / "official" / "label_map.csv").exists()), Path("shared/label_map.csv"))
+SHARED_LABEL_MAP = shared_file("label_map.csv")
+RELEASE_LABEL_MAP_SHA256 = "a8471574f672188797cb6cd365875fe4f675a37a4a91a02be0a3b219b305913a"
+"""SHA-256 of the release's label_map.csv (../shared/official), computed from that file itself."""
 ARCH = "se-resnet-50"
 
 
@@ -95,7 +99,7 @@ def test_class_order_imagenet(r50, tmp_path: Path) -> None:
     assert module.metadata["class_order"] == "imagenet"
     ours = scores(module, r50[2])
     ref = r50[3]["classifier"]
-    if SHARED_LABEL_MAP.exists():  # the release's own file; else the shipped copy (checked against it below)
+    if SHARED_LABEL_MAP is not None:  # the release's own file; else the shipped copy (checked against it below)
         rows = [(int(a), int(b)) for a, b in csv.reader(SHARED_LABEL_MAP.read_text().splitlines())]
     else:
         rows = [(int(o), s) for s, o in enumerate(label_map())]
@@ -105,10 +109,17 @@ def test_class_order_imagenet(r50, tmp_path: Path) -> None:
 
 
 def test_shipped_label_map_equals_the_release() -> None:
-    if not SHARED_LABEL_MAP.exists():
-        pytest.fail(f"{SHARED_LABEL_MAP} is missing: cannot check the shipped copy against the release")
+    """The shipped CSV's rows are the release's file byte for byte (its committed digest; the file itself when
+    ../shared is here), and label_map() reads them into a permutation."""
+    shipped = resources.files("senet_proto.data").joinpath("label_map.csv").read_text()
+    rows = "".join(line + "\n" for line in shipped.splitlines() if line.strip() and not line.startswith("#"))
+    assert hashlib.sha256(rows.encode()).hexdigest() == RELEASE_LABEL_MAP_SHA256
+    if SHARED_LABEL_MAP is not None:
+        release = SHARED_LABEL_MAP.read_bytes()
+        assert hashlib.sha256(release).hexdigest() == RELEASE_LABEL_MAP_SHA256
+        assert rows.encode() == release
     official_of = label_map()
-    for line in SHARED_LABEL_MAP.read_text().splitlines():
+    for line in rows.splitlines():
         official, standard = map(int, line.split(","))
         assert official_of[standard] == official
     assert sorted(official_of) == list(range(1000))

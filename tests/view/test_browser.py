@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from view_cdp import Chromium
-from view_helpers import OFFICIAL, decode_png
+from view_helpers import decode_png, official
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.browser
@@ -46,8 +46,7 @@ def _read_line(proc: subprocess.Popen[str], timeout: float) -> str:
 
 def test_netron_page_shows_the_graph(tmp_path: Path) -> None:
     exe = _chromium()
-    official = OFFICIAL / "SE-ResNet-50.prototxt"
-    spec = str(official) if official.is_file() else "se-resnet-50"
+    spec = str(official("SE-ResNet-50"))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     server = subprocess.Popen([sys.executable, "-c", "from senet_proto.cli import main; main()", "view", spec],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)

@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import itertools
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from official_nets import NAMES, official_path
 
 from senet_proto.caffe import format_prototxt
 from senet_proto.view.netscope import NUMBER, check_netscope_safe
 
-
-def _find_official() -> Path:
-    for parent in Path(__file__).resolve().parents:
-        if (parent / "shared" / "official").is_dir():
-            return parent / "shared" / "official"
-    return Path(__file__).resolve().parents[2].parent / "shared" / "official"
-
-
-OFFICIAL = _find_official()
 GOOD = ('name: "n"\n'
         'layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 dim: 8 dim: 8 } } }\n'
         'layer { name: "c" type: "Convolution" bottom: "data" top: "c"\n'
@@ -84,11 +75,9 @@ def test_strings_and_comments_are_not_tokens() -> None:
     assert check_netscope_safe(text) == []
 
 
-@pytest.mark.parametrize("name", ["SE-BN-Inception", "SE-ResNet-50", "SE-ResNet-152", "SE-ResNeXt-50", "SENet-154"])
+@pytest.mark.parametrize("name", NAMES)
 def test_official_prototxts_are_netscope_safe(name: str) -> None:
-    path = OFFICIAL / f"{name}.prototxt"
-    assert path.is_file(), f"official prototxt missing: {path}"
-    assert check_netscope_safe(path.read_bytes()) == []
+    assert check_netscope_safe(official_path(name).read_bytes()) == []
 
 
 # ---- every generated net: architectures × SE style × squeeze × phase -------------------------------------

@@ -7,21 +7,12 @@ import xml.etree.ElementTree as ET
 import zlib
 from pathlib import Path
 
-
-def find_official() -> Path:
-    for parent in Path(__file__).resolve().parents:
-        if (parent / "shared" / "official").is_dir():
-            return parent / "shared" / "official"
-    return Path(__file__).resolve().parents[2].parent / "shared" / "official"
-
-
-OFFICIAL = find_official()
+from official_nets import official_path
 
 
 def official(name: str) -> Path:
-    path = OFFICIAL / f"{name}.prototxt"
-    assert path.is_file(), f"official prototxt missing: {path}"
-    return path
+    """The official prototxt ``name`` (the release's file, or the identical generated net: see official_nets)."""
+    return official_path(name)
 
 
 def assert_svg(data: bytes) -> ET.Element:
