@@ -196,12 +196,13 @@ def merge_batchnorm_scale(g: Graph) -> None:
     _merge_pairs(g, _merge_batchnorm_scale_pair)
 
 
-def folded_weight(w: np.ndarray, s: np.ndarray) -> np.ndarray:
-    """``w`` times ``s`` per output channel (axis 0), computed in float64 and rounded to float32.
+def folded_weight(w: np.ndarray, s: np.ndarray, i: int = 0, j: int | None = None) -> np.ndarray:
+    """Rows ``i:j`` of ``w`` times ``s`` per output channel (axis 0), computed in float64, rounded to float32.
 
     The same values as ``(w.astype(np.float64) * s[:, None, ...]).astype(np.float32)`` (float32 -> float64 is
     exact, then one float64 product and one rounding per element) without the two float64 temporaries.
     """
+    w, s = w[i:j], s[i:j]
     out = np.empty(w.shape, np.float32)
     np.multiply(w, s.reshape((-1,) + (1,) * (w.ndim - 1)), out=out, dtype=np.float64, casting="same_kind")
     return out
@@ -226,7 +227,7 @@ def _fold_batchnorm_pair(node: Node, nxt: Node, lazy: bool = False) -> Node | No
     s = g64 / np.sqrt(var.astype(np.float64) + eps)
     bias = node.blobs[1].astype(np.float64).reshape(-1) if len(node.blobs) > 1 else 0.0
     b_f = ((bias - mean.astype(np.float64)) * s + b64).astype(np.float32)
-    w_f = LazyArray(tuple(w.shape), np.dtype(np.float32), partial(folded_weight, w, s), (w,))
+    w_f = LazyArray(tuple(w.shape), np.dtype(np.float32), partial(folded_weight, w, s), (w,))  # w.ndim >= 1
     blobs: Sequence[np.ndarray] = LazyBlobs([w_f, b_f]) if lazy else [w_f.value(), b_f]
     fused = Node(layer=node.layer, blobs=blobs, bottoms=node.bottoms, tops=nxt.tops,
                  attrs=dict(node.attrs), merged=(*node.covers, *nxt.covers))

@@ -1,9 +1,9 @@
 """Write an ONNX model without holding its weights in memory: ``write_onnx(model, tensors, out)``.
 
 ``model`` is the whole model except its graph's initializers; ``tensors`` are those initializers as arrays
-(mostly views of the memory-mapped caffemodel; folded weights as ``LazyArray``, computed when their turn comes
-and dropped once written). Each array is written straight from its buffer and its mapped pages are dropped
-once written, so the peak memory stays far below the model's size.
+(mostly views of the memory-mapped caffemodel; folded weights as ``LazyArray``, computed when their turn
+comes, a few MiB at a time: ``lazy.write_lazy``). Each array is written straight from its buffer and its
+mapped pages are dropped once written, so the peak memory stays far below the model's size.
 
 One file (the default) holds exactly the bytes ``model.SerializeToString()`` gives once the initializers are
 in the graph: protobuf writes a message's fields in field-number order and an embedded message as tag, length
@@ -39,7 +39,7 @@ from onnx import TensorProto, helper
 
 from ...errors import OutputError, SenetProtoError
 from ...fsutil import atomic_open, atomic_open_many, check_output_path
-from ..lazy import materialize, release
+from ..lazy import LazyArray, materialize, release, write_lazy
 from .builder import Initializer
 
 EXTERNAL_MIN = 1024  # initializers this large live in the external data (onnx's own default threshold)
@@ -176,6 +176,9 @@ def _single_file(model: onnx.ModelProto, entries: list[_Entry]) -> tuple[bytes, 
 
 
 def _write_array(f: IO[bytes], e: _Entry) -> None:
+    if isinstance(e.init.array, LazyArray):
+        write_lazy(f, e.init.array)
+        return
     f.write(memoryview(_little_endian(materialize(e.init.array))).cast("B"))  # type: ignore[arg-type]
     release(e.init.array)  # a view of (or computed from) a mapped caffemodel: drop its pages once written
 
