@@ -68,8 +68,10 @@ class LazyArray:
         """The whole array, computed now (not kept)."""
         return self._block(0, self.shape[0])
 
-    def blocks(self, max_bytes: int = BLOCK_BYTES) -> Iterator[tuple[int, int, np.ndarray]]:
-        """``(i, j, rows i:j)`` in order, each block of at most ``max_bytes`` (or one row)."""
+    def blocks(self, max_bytes: int | None = None) -> Iterator[tuple[int, int, np.ndarray]]:
+        """``(i, j, rows i:j)`` in order, each block of at most ``max_bytes`` (default ``BLOCK_BYTES``) or one
+        row."""
+        max_bytes = BLOCK_BYTES if max_bytes is None else max_bytes
         n = self.shape[0]
         row_bytes = self.nbytes // n if n else 0
         step = max(1, max_bytes // row_bytes) if row_bytes else max(n, 1)
@@ -86,7 +88,7 @@ def materialize(arr: Tensor) -> np.ndarray:
     return arr.value() if isinstance(arr, LazyArray) else arr
 
 
-def write_lazy(f: IO[bytes], arr: LazyArray, max_bytes: int = BLOCK_BYTES) -> None:
+def write_lazy(f: IO[bytes], arr: LazyArray, max_bytes: int | None = None) -> None:
     """Write ``arr``'s bytes (C order, little-endian) block by block, dropping the mapped pages of each block's
     source rows once it is written (see ``fastblob.release_pages``)."""
     for i, j, block in arr.blocks(max_bytes):
