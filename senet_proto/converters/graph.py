@@ -10,19 +10,23 @@ Passes (shared by every target):
 - ``merge_batchnorm_scale``: a BatchNorm whose output only feeds the one-bottom
   channel Scale right after it becomes one BatchNorm node with gamma/beta.
 - ``fold_batchnorm``: a (merged) BatchNorm with global statistics right after a
-  Convolution whose output only it reads is folded into the convolution.
+  Convolution whose output only it reads is folded into the convolution; with
+  ``lazy=True`` the folded weights are computed only when used (``lazy.LazyBlobs``),
+  so a streaming writer never holds them all.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from ..caffe import caffe_pb2
 from ..errors import CaffemodelError, PrototxtError
+from .lazy import LazyArray, LazyBlobs
 from .loader import CaffeNet
 
 INPUT = -1  # producer index of a net input
@@ -34,7 +38,7 @@ VIEW_TYPES = frozenset({"Reshape", "Flatten", "Split"})
 @dataclass
 class Node:
     layer: caffe_pb2.LayerParameter
-    blobs: list[np.ndarray]
+    blobs: Sequence[np.ndarray]  # a list, or LazyBlobs (fold_batchnorm(lazy=True)) computing some on access
     bottoms: tuple[str, ...]
     tops: tuple[str, ...]
     attrs: dict[str, Any] = field(default_factory=dict)
@@ -192,7 +196,19 @@ def merge_batchnorm_scale(g: Graph) -> None:
     _merge_pairs(g, _merge_batchnorm_scale_pair)
 
 
-def _fold_batchnorm_pair(node: Node, nxt: Node) -> Node | None:
+def folded_weight(w: np.ndarray, s: np.ndarray, i: int = 0, j: int | None = None) -> np.ndarray:
+    """Rows ``i:j`` of ``w`` times ``s`` per output channel (axis 0), computed in float64, rounded to float32.
+
+    The same values as ``(w.astype(np.float64) * s[:, None, ...]).astype(np.float32)`` (float32 -> float64 is
+    exact, then one float64 product and one rounding per element) without the two float64 temporaries.
+    """
+    w, s = w[i:j], s[i:j]
+    out = np.empty(w.shape, np.float32)
+    np.multiply(w, s.reshape((-1,) + (1,) * (w.ndim - 1)), out=out, dtype=np.float64, casting="same_kind")
+    return out
+
+
+def _fold_batchnorm_pair(node: Node, nxt: Node, lazy: bool = False) -> Node | None:
     if not (
         node.type == "Convolution" and nxt.type == "BatchNorm"
         and _uses_global_stats(nxt) and nxt.bottoms == node.tops and node.blobs
@@ -200,7 +216,7 @@ def _fold_batchnorm_pair(node: Node, nxt: Node) -> Node | None:
     ):
         return None
     mean, var = batchnorm_stats(nxt)
-    w = node.blobs[0].astype(np.float64)
+    w = node.blobs[0]
     if mean.shape[0] != w.shape[0]:
         return None
     eps = float(nxt.layer.batch_norm_param.eps)
@@ -210,14 +226,18 @@ def _fold_batchnorm_pair(node: Node, nxt: Node) -> Node | None:
     b64 = np.zeros_like(mean, dtype=np.float64) if beta is None else beta.astype(np.float64)
     s = g64 / np.sqrt(var.astype(np.float64) + eps)
     bias = node.blobs[1].astype(np.float64).reshape(-1) if len(node.blobs) > 1 else 0.0
-    w_f = (w * s.reshape((-1,) + (1,) * (w.ndim - 1))).astype(np.float32)
     b_f = ((bias - mean.astype(np.float64)) * s + b64).astype(np.float32)
-    fused = Node(layer=node.layer, blobs=[w_f, b_f], bottoms=node.bottoms, tops=nxt.tops,
+    w_f = LazyArray(tuple(w.shape), np.dtype(np.float32), partial(folded_weight, w, s), (w,))  # w.ndim >= 1
+    blobs: Sequence[np.ndarray] = LazyBlobs([w_f, b_f]) if lazy else [w_f.value(), b_f]
+    fused = Node(layer=node.layer, blobs=blobs, bottoms=node.bottoms, tops=nxt.tops,
                  attrs=dict(node.attrs), merged=(*node.covers, *nxt.covers))
     fused.attrs["folded_bn"] = nxt.name
     return fused
 
 
-def fold_batchnorm(g: Graph) -> None:
-    """Convolution followed by a global-statistics BatchNorm that alone reads it -> one convolution."""
-    _merge_pairs(g, _fold_batchnorm_pair)
+def fold_batchnorm(g: Graph, *, lazy: bool = False) -> None:
+    """Convolution followed by a global-statistics BatchNorm that alone reads it -> one convolution.
+
+    ``lazy``: each folded weight is computed when used (``LazyBlobs``: on each access, or once by a streaming
+    writer through ``lazy.blob_tensor``) instead of now; the values are the same to the bit."""
+    _merge_pairs(g, partial(_fold_batchnorm_pair, lazy=lazy))

@@ -49,7 +49,7 @@ def export_pytorch(caffenet: CaffeNet, out: str | os.PathLike[str], options: Con
     The state dict comes from ``torch_layout.state_arrays`` (the layout ``CaffeNetModule`` uses) and is streamed
     from the caffemodel's memory-mapped blobs, so the peak memory stays close to the caffemodel's size.
     """
-    graph = module_graph(caffenet, fuse_bn=options.fuse_bn)
+    graph = module_graph(caffenet, fuse_bn=options.fuse_bn, lazy=True)  # folded weights made one at a time
     state = state_arrays(graph)
     shapes = {name: [list(b.shape) for b in blobs] for name, blobs in caffenet.weights.items()}
     meta = metadata(options, Path(caffenet.source).name if caffenet.source else "")

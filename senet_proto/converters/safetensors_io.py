@@ -3,7 +3,8 @@
 ``safetensors.numpy.save`` builds the whole file in memory (a copy of every tensor); converting a 440 MiB
 caffemodel that way doubles the peak memory. The format is simple (an 8-byte little-endian header length,
 a JSON header padded with spaces to 8 bytes, then the raw little-endian data), so the arrays are written one
-by one from their (memory-mapped) buffers. The ``safetensors`` package reads the result (tests check it).
+by one from their (memory-mapped) buffers; a ``LazyArray`` (a folded weight) is computed when its turn
+comes, a few MiB at a time (``lazy.write_lazy``). The ``safetensors`` package reads the result (tests check it).
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..caffe.fastblob import release_pages
 from ..fsutil import atomic_open
+from .lazy import LazyArray, Tensor, release, write_lazy
 
 DTYPES = {np.dtype("<f4"): "F32", np.dtype("<i8"): "I64", np.dtype("<f8"): "F64", np.dtype("<i4"): "I32"}
 
 
-def write_safetensors(path: str | os.PathLike[str], tensors: Mapping[str, np.ndarray],
+def write_safetensors(path: str | os.PathLike[str], tensors: Mapping[str, Tensor],
                       metadata: Mapping[str, str] | None = None, *, force: bool = False) -> Path:
     header: dict[str, object] = {}
     if metadata:
@@ -42,11 +43,15 @@ def write_safetensors(path: str | os.PathLike[str], tensors: Mapping[str, np.nda
         f.write(struct.pack("<Q", len(raw)))
         f.write(raw)
         for name in order:
-            arr = tensors[name]
+            t = tensors[name]
+            if isinstance(t, LazyArray):
+                write_lazy(f, t)
+                continue
+            arr = t
             if not arr.flags.c_contiguous:
                 arr = np.ascontiguousarray(arr)
             if arr.dtype.byteorder == ">":
                 arr = arr.astype(arr.dtype.newbyteorder("<"))
             f.write(memoryview(arr.reshape(-1) if arr.ndim else arr.reshape(1)).cast("B"))  # type: ignore[arg-type]
-            release_pages(tensors[name])  # a view of a mapped caffemodel: drop its pages once written
+            release(t)  # a view of a mapped caffemodel: drop its pages once written
     return Path(path)

@@ -15,6 +15,7 @@ import numpy as np
 from ..caffe import caffe_pb2
 from ..errors import CaffemodelError, UnsupportedLayerError
 from .graph import Graph, Node, batchnorm_stats, build_graph, fold_batchnorm, merge_batchnorm_scale
+from .lazy import LazyArray, Tensor, blob_tensor
 from .loader import CaffeNet
 
 # Caffe types the PyTorch module supports (tests check this equals the torch registry).
@@ -70,8 +71,9 @@ def module_keys(graph: Graph) -> list[str]:
 
 
 def module_graph(caffenet: CaffeNet, *, fuse_bn: bool = False, merge_bn: bool = True,
-                 phase: int = caffe_pb2.TEST) -> Graph:
-    """The graph a module is built from: TEST-phase layers, BatchNorm+Scale merged, optionally folded."""
+                 phase: int = caffe_pb2.TEST, lazy: bool = False) -> Graph:
+    """The graph a module is built from: TEST-phase layers, BatchNorm+Scale merged, optionally folded
+    (``lazy``: folded weights computed when used, see ``graph.fold_batchnorm``)."""
     from .registry import Registry
 
     g = build_graph(caffenet, phase)
@@ -83,21 +85,25 @@ def module_graph(caffenet: CaffeNet, *, fuse_bn: bool = False, merge_bn: bool = 
     if merge_bn or fuse_bn:
         merge_batchnorm_scale(g)
     if fuse_bn:
-        fold_batchnorm(g)
+        fold_batchnorm(g, lazy=lazy)
     return g
 
 
-def _f32(a: np.ndarray) -> np.ndarray:
-    return a if a.dtype == np.float32 else a.astype(np.float32)
+def _f32(a: Tensor) -> Tensor:
+    if a.dtype == np.float32:
+        return a
+    if isinstance(a, LazyArray):
+        raise TypeError(f"lazy {a.dtype} array: only float32 ones are expected")
+    return a.astype(np.float32)
 
 
-def _node_state(node: Node) -> dict[str, np.ndarray]:
+def _node_state(node: Node) -> dict[str, Tensor]:
     t = node.type
     where = f"layer '{node.name}' ({t})"
     if t == "Convolution":
         if not node.blobs:
             raise CaffemodelError(f"{where}: has no weights")
-        out = {"weight": node.blobs[0]}
+        out: dict[str, Tensor] = {"weight": blob_tensor(node.blobs, 0)}  # maybe lazy: a folded weight
         if len(node.blobs) > 1:
             out["bias"] = node.blobs[1].reshape(-1)
         return out
@@ -141,9 +147,10 @@ def _node_state(node: Node) -> dict[str, np.ndarray]:
     return {}
 
 
-def state_arrays(graph: Graph) -> dict[str, np.ndarray]:
-    """The module's state dict as NumPy arrays (views of the Caffe blobs where no arithmetic is needed)."""
-    state: dict[str, np.ndarray] = {}
+def state_arrays(graph: Graph) -> dict[str, Tensor]:
+    """The module's state dict as NumPy arrays (views of the Caffe blobs where no arithmetic is needed), and
+    ``LazyArray`` for folded weights of a lazily folded graph (``module_graph(..., lazy=True)``)."""
+    state: dict[str, Tensor] = {}
     for key, node in zip(module_keys(graph), graph.nodes, strict=True):
         for name, arr in _node_state(node).items():
             state[f"{key}.{name}"] = arr if arr.dtype == np.int64 else _f32(arr)

@@ -90,8 +90,10 @@ def batch_axes(net: caffe_pb2.NetParameter, shapes: dict[str, tuple[int, ...]]) 
 
 
 def build_parts(caffenet: CaffeNet, *, fuse_bn: bool = False, input_shape: Sequence[int] | None = None,
-                intermediate: bool = False, dynamic_batch: bool = True) -> tuple[onnx.ModelProto, list[Initializer]]:
-    """``build_onnx``'s model without its initializers, and the initializers as arrays (not copied)."""
+                intermediate: bool = False, dynamic_batch: bool = True,
+                lazy: bool = False) -> tuple[onnx.ModelProto, list[Initializer]]:
+    """``build_onnx``'s model without its initializers, and the initializers as arrays (not copied; with
+    ``lazy``, folded weights are ``LazyArray``s computed when written)."""
     net = _deploy_net(caffenet, input_shape)
     deploy = CaffeNet(net=net, weights=caffenet.weights, source=caffenet.source)
     check_supported([ly for ly in deploy.layers() if ly.type != "Input"], ONNX_CONVERTERS)
@@ -99,7 +101,7 @@ def build_parts(caffenet: CaffeNet, *, fuse_bn: bool = False, input_shape: Seque
     g = build_graph(deploy)
     merge_batchnorm_scale(g)
     if fuse_bn:
-        fold_batchnorm(g)
+        fold_batchnorm(g, lazy=lazy)
     b = OnnxBuilder(graph=g, shapes=shapes, batch=batch_axes(net, shapes) if dynamic_batch else None)
     for i, node in enumerate(g.nodes):
         b.index = i
@@ -153,7 +155,7 @@ def export_onnx(caffenet: CaffeNet, out: str | os.PathLike[str], options: Conver
                 force: bool = False) -> Path:
     """Write the model (``build_onnx``'s, with the conventions as metadata) to ``out``, its weights streamed
     from the caffemodel (``stream.write_onnx``); with ``options.external_data`` they go to ``OUT.data``."""
-    model, tensors = build_parts(caffenet, fuse_bn=options.fuse_bn)
+    model, tensors = build_parts(caffenet, fuse_bn=options.fuse_bn, lazy=True)  # folded weights made one at a time
     meta = metadata(options, Path(caffenet.source).name if caffenet.source else "")
     meta["batch"] = f"dynamic (input dimension '{BATCH}')" if has_dynamic_batch(model) else "static (the prototxt's)"
     helper.set_model_props(model, meta)

@@ -4,8 +4,9 @@ Blob names come from Caffe. A blob written several times (in-place layers) gets 
 the last write keeps the Caffe name, earlier ones are named ``blob@layer`` after the layer that wrote them.
 
 Initializers are recorded as arrays (``Initializer``), not copied into TensorProtos: most are views of the
-memory-mapped caffemodel, which ``stream.write_onnx`` writes straight to the output file; ``tensor()`` makes
-the in-memory TensorProto (``build_onnx``).
+memory-mapped caffemodel, which ``stream.write_onnx`` writes straight to the output file, or folded weights
+still to be computed (``LazyArray``, from ``fold_batchnorm(lazy=True)``); ``tensor()`` makes the in-memory
+TensorProto (``build_onnx``).
 """
 
 from __future__ import annotations
@@ -18,20 +19,22 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from ..graph import Graph, Node
+from ..lazy import LazyArray, Tensor, materialize
 
 Shape = tuple[int, ...]
 
 
 @dataclass(frozen=True)
 class Initializer:
-    """A graph initializer: its name and its value (float32 or int64; maybe a view of a mapped caffemodel)."""
+    """A graph initializer: its name and its value (float32 or int64; maybe a view of a mapped caffemodel, or
+    a ``LazyArray`` computed when written)."""
 
     name: str
-    array: np.ndarray
+    array: Tensor
 
     def tensor(self) -> onnx.TensorProto:
         """The TensorProto with the data copied in (what the graph of an in-memory model holds)."""
-        return numpy_helper.from_array(np.ascontiguousarray(self.array), self.name)
+        return numpy_helper.from_array(np.ascontiguousarray(materialize(self.array)), self.name)
 
 
 @dataclass
@@ -81,12 +84,18 @@ class OnnxBuilder:
 
     # -- content --------------------------------------------------------------------------------------
 
-    def const(self, node: Node, what: str, array: np.ndarray | list[int] | list[float], dtype: Any = None) -> str:
-        arr = np.asarray(array, dtype=dtype if dtype is not None else np.asarray(array).dtype)
-        if arr.dtype == np.float64:
-            arr = arr.astype(np.float32)
-        if arr.ndim == 0:
-            arr = arr.reshape(1)  # scalars are 1-element tensors (what np.ascontiguousarray made them)
+    def const(self, node: Node, what: str, array: Tensor | list[int] | list[float], dtype: Any = None) -> str:
+        arr: Tensor
+        if isinstance(array, LazyArray):
+            if array.dtype != np.float32 or array.ndim == 0 or dtype is not None:
+                raise TypeError(f"{node.name}/{what}: lazy arrays must be float32 with dimensions, as they are")
+            arr = array  # computed when written
+        else:
+            arr = np.asarray(array, dtype=dtype if dtype is not None else np.asarray(array).dtype)
+            if arr.dtype == np.float64:
+                arr = arr.astype(np.float32)
+            if arr.ndim == 0:
+                arr = arr.reshape(1)  # scalars are 1-element tensors (what np.ascontiguousarray made them)
         name = self.unique(f"{node.name}/{what}")
         self.tensors.append(Initializer(name, arr))
         return name

@@ -12,6 +12,7 @@ import numpy as np
 from ...caffe import caffe_pb2
 from ...errors import PrototxtError, UnsupportedLayerError
 from ..graph import Node, batchnorm_stats
+from ..lazy import blob_tensor
 from ..params import caffe_ave_divisor, caffe_pool_size, caffe_reshape, canonical_axis, per_axis, per_axis_pool
 from ..registry import Registry
 from .builder import OnnxBuilder
@@ -33,7 +34,7 @@ def convolution(node: Node, b: OnnxBuilder) -> None:
     stride = per_axis(p, "stride", "stride_h", "stride_w", 1, 2, where)
     pad = per_axis(p, "pad", "pad_h", "pad_w", 0, 2, where)
     dilation = per_axis(p, "dilation", "", "", 1, 2, where)
-    inputs = [b.input(node.bottoms[0]), b.const(node, "weight", node.blobs[0])]
+    inputs = [b.input(node.bottoms[0]), b.const(node, "weight", blob_tensor(node.blobs, 0))]  # maybe lazy (folded)
     if len(node.blobs) > 1:
         inputs.append(b.const(node, "bias", node.blobs[1].reshape(-1)))
     b.add("Conv", inputs, [b.output(node, node.tops[0])], node, kernel_shape=list(kernel), strides=list(stride),

@@ -1,7 +1,8 @@
 """Write an ONNX model without holding its weights in memory: ``write_onnx(model, tensors, out)``.
 
 ``model`` is the whole model except its graph's initializers; ``tensors`` are those initializers as arrays
-(mostly views of the memory-mapped caffemodel). Each array is written straight from its buffer and its
+(mostly views of the memory-mapped caffemodel; folded weights as ``LazyArray``, computed when their turn
+comes, a few MiB at a time: ``lazy.write_lazy``). Each array is written straight from its buffer and its
 mapped pages are dropped once written, so the peak memory stays far below the model's size.
 
 One file (the default) holds exactly the bytes ``model.SerializeToString()`` gives once the initializers are
@@ -36,9 +37,9 @@ import onnx
 from google.protobuf.message import Message
 from onnx import TensorProto, helper
 
-from ...caffe.fastblob import release_pages
 from ...errors import OutputError, SenetProtoError
 from ...fsutil import atomic_open, atomic_open_many, check_output_path
+from ..lazy import LazyArray, materialize, release, write_lazy
 from .builder import Initializer
 
 EXTERNAL_MIN = 1024  # initializers this large live in the external data (onnx's own default threshold)
@@ -116,7 +117,7 @@ def _with_data(e: _Entry, location: str) -> TensorProto:
     t = TensorProto()
     t.CopyFrom(e.header)
     if not e.external:
-        t.raw_data = _little_endian(e.init.array).tobytes()
+        t.raw_data = _little_endian(materialize(e.init.array)).tobytes()
         return t
     t.data_location = TensorProto.EXTERNAL
     for key, value in (("location", location), ("offset", str(e.offset)), ("length", str(e.nbytes))):
@@ -175,8 +176,11 @@ def _single_file(model: onnx.ModelProto, entries: list[_Entry]) -> tuple[bytes, 
 
 
 def _write_array(f: IO[bytes], e: _Entry) -> None:
-    f.write(memoryview(_little_endian(e.init.array)).cast("B"))  # type: ignore[arg-type]
-    release_pages(e.init.array)  # a view of a mapped caffemodel: drop its pages once written
+    if isinstance(e.init.array, LazyArray):
+        write_lazy(f, e.init.array)
+        return
+    f.write(memoryview(_little_endian(materialize(e.init.array))).cast("B"))  # type: ignore[arg-type]
+    release(e.init.array)  # a view of (or computed from) a mapped caffemodel: drop its pages once written
 
 
 def _write_single(model: onnx.ModelProto, entries: list[_Entry], out: Path, force: bool) -> None:
