@@ -8,7 +8,7 @@ Conversion (each case in its own subprocess, so peak RSS is that case's alone):
   floor   read the caffemodel and write the same number of bytes
   anchor  the obvious approach: protobuf ParseFromString, then np.array(blob.data) per blob
   pytorch senet-proto convert --to pytorch
-  onnx    senet-proto convert --to onnx
+  onnx    senet-proto convert --to onnx (both also with --fuse-bn)
 Inference: the converted PyTorch module (plain and --fuse-bn) vs timm's legacy module with the same weights,
 batch 1 and 32 at 224x224, and ONNX Runtime on the exported model. Not a test: nothing here asserts.
 """
@@ -89,17 +89,24 @@ def conversion(arch: str, repeats: int) -> None:
             "anchor (protobuf + np.array)": [py, "-c", ANCHOR, str(model)],
             "convert --to pytorch": [*cli, "--to", "pytorch", "-o", str(Path(tmp) / "m.safetensors")],
             "convert --to onnx": [*cli, "--to", "onnx", "-o", str(Path(tmp) / "m.onnx")],
+            "convert --to pytorch --fuse-bn": [*cli, "--to", "pytorch", "--fuse-bn", "-o",
+                                               str(Path(tmp) / "f.safetensors")],
+            "convert --to onnx --fuse-bn": [*cli, "--to", "onnx", "--fuse-bn", "-o", str(Path(tmp) / "f.onnx")],
         }
-        results = {name: min((run_case(argv) for _ in range(repeats)), key=lambda r: r[0])
-                   for name, argv in cases.items()}
+        # interleaved rounds (every case once per round), so a change in machine load hits all cases alike
+        runs: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
+        for _ in range(repeats):
+            for name, argv in cases.items():
+                runs[name].append(run_case(argv))
+        results = {name: min(r, key=lambda x: x[0]) for name, r in runs.items()}
     floor = results["floor (read + write)"][0]
     floor_sync = results["floor + fsync"][0]
     anchor = results["anchor (protobuf + np.array)"][0]
     print(f"\nconversion of {arch}: caffemodel {size_mib:.1f} MiB, best of {repeats}")
-    print(f"{'case':<30} {'time s':>8} {'/floor':>7} {'/floor+fsync':>13} {'anchor/x':>9} {'peak RSS MiB':>13} "
+    print(f"{'case':<32} {'time s':>8} {'/floor':>7} {'/floor+fsync':>13} {'anchor/x':>9} {'peak RSS MiB':>13} "
           f"{'/file':>6}")
     for name, (t, rss) in results.items():
-        print(f"{name:<30} {t:>8.2f} {t / floor:>7.2f} {t / floor_sync:>13.2f} {anchor / t:>9.2f} {rss:>13.0f} "
+        print(f"{name:<32} {t:>8.2f} {t / floor:>7.2f} {t / floor_sync:>13.2f} {anchor / t:>9.2f} {rss:>13.0f} "
               f"{rss / size_mib:>6.2f}")
 
 
