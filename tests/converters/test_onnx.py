@@ -63,6 +63,21 @@ def layer_results(reference, tmp_path_factory):
     return get
 
 
+def test_pooling_pads_stay_below_the_kernel(tmp_path: Path) -> None:
+    """Caffe's pooling (pad < kernel, ceil rounding, its AVE divisors) maps onto pooling ops whose pads are all
+    smaller than the kernel, with no Pad node before them: ONNX Runtime 1.31 (the newest onnxruntime-gpu here) refuses
+    pads >= kernel, also after fusing a Pad node into the pooling that follows it."""
+    net, model = combine(CASES["Pooling"], "Pooling")
+    exported = build_onnx(load_caffe(net, write_model(model, tmp_path / "pool.caffemodel")))
+    pools = [n for n in exported.graph.node if n.op_type in ("MaxPool", "AveragePool")]
+    padded = {o for n in exported.graph.node if n.op_type == "Pad" for o in n.output}
+    assert pools and not [n.name for n in pools if n.input[0] in padded], "a Pad node feeds a pooling"
+    for n in pools:
+        attrs = {a.name: list(a.ints) for a in n.attribute}
+        kernel, pads = attrs["kernel_shape"], attrs.get("pads", [0, 0, 0, 0])
+        assert all(p < k for p, k in zip(pads, kernel + kernel, strict=True)), (n.name, kernel, pads)
+
+
 def test_every_layer_group_is_covered() -> None:
     types = {ly.type for cases in CASES.values() for c in cases for ly in c.layers} - {"Input"}
     assert types <= set(ONNX_CONVERTERS.supported()), types - set(ONNX_CONVERTERS.supported())

@@ -229,35 +229,60 @@ def pooling(node: Node, b: OnnxBuilder) -> None:
         raise PrototxtError(f"{where}: pooling a {h}x{w} blob gives size {outs}")
     # ONNX's ceil_mode does not drop a last window that starts in the padding, so the output size is made
     # explicit: floor mode with end padding that reaches exactly as far as Caffe's last window.
-    extra = [(o - 1) * s + k - pp - n for o, s, k, pp, n in zip(outs, stride, kernel, pad, (h, w), strict=True)]
+    # Without padding Caffe keeps a last window that starts at the input's end (stride > kernel): it is empty
+    # (MAX gives -FLT_MAX, AVE 0/0). Such a window is left out of the pooling and appended to its output by a Pad
+    # node, so the pooling's own pads stay below the kernel (Caffe requires pad < kernel) and no Pad precedes it:
+    # runtimes such as ONNX Runtime 1.31 refuse pads >= kernel, also after fusing a Pad into the next pooling.
+    sizes = (h, w)
+    empty = [1 if o > 1 and (o - 1) * s >= n + pp else 0
+             for o, s, n, pp in zip(outs, stride, sizes, pad, strict=True)]
+    pooled = [o - e for o, e in zip(outs, empty, strict=True)]
+    extra = [(o - 1) * s + k - pp - n for o, s, k, pp, n in zip(pooled, stride, kernel, pad, sizes, strict=True)]
+    # a negative extra (the last window ends before the input does) needs no end padding: floor mode then still
+    # gives the count, as Caffe's ceil rounding keeps -extra < stride
+    end = [max(ex, 0) for ex in extra]
     x = b.input(node.bottoms[0])
-    fits = all(0 <= ex < k and pp < k for ex, pp, k in zip(extra, pad, kernel, strict=True))
-    if fits and (mode == "MAX" or all(ex <= pp for ex, pp in zip(extra, pad, strict=True))):
-        # MAX ignores padding; AVE counts padding up to pad, which is exactly Caffe's divisor when extra <= pad.
+    out = b.temp(node, "pooled") if any(empty) else b.output(node, node.tops[0])
+    dh, dw = (caffe_ave_divisor(n, o, k, s, pp)[:o2] for n, o, o2, k, s, pp
+              in zip(sizes, outs, pooled, kernel, stride, pad, strict=True))
+    if all(e < k and pp < k for e, pp, k in zip(end, pad, kernel, strict=True)):
         op = "MaxPool" if mode == "MAX" else "AveragePool"
         attrs: dict[str, object] = dict(kernel_shape=list(kernel), strides=list(stride),
-                                        pads=[pad[0], pad[1], extra[0], extra[1]])
+                                        pads=[pad[0], pad[1], end[0], end[1]])
         if mode == "AVE":
-            attrs["count_include_pad"] = 1
-        b.add(op, [x], [b.output(node, node.tops[0])], node, **attrs)
-        return
-    padded = b.temp(node, "padded")
-    fill = -FLT_MAX if mode == "MAX" else 0.0
-    b.add("Pad", [x, b.const(node, "pads", [0, 0, pad[0], pad[1], 0, 0, max(extra[0], 0), max(extra[1], 0)],
-                             np.int64),
-                  b.const(node, "fill", np.array(fill, np.float32))], [padded], node, mode="constant")
-    if mode == "MAX":
-        b.add("MaxPool", [padded], [b.output(node, node.tops[0])], node, kernel_shape=list(kernel),
-              strides=list(stride))
-        return
-    mean = b.temp(node, "mean")
-    b.add("AveragePool", [padded], [mean], node, kernel_shape=list(kernel), strides=list(stride))
-    dh, dw = (caffe_ave_divisor(n, o, k, s, pp) for n, o, k, s, pp in zip((h, w), outs, kernel, stride, pad,
-                                                                           strict=True))
+            attrs["count_include_pad"] = 1  # every window lies in the padded input: the divisor is kh*kw
+        if mode == "MAX" or all(ex <= pp for ex, pp in zip(extra, pad, strict=True)):
+            # MAX ignores padding; AVE counts padding up to pad, which is exactly Caffe's divisor when extra <= pad.
+            b.add(op, [x], [out], node, **attrs)
+        else:
+            mean = b.temp(node, "mean")
+            b.add(op, [x], [mean], node, **attrs)
+            _ave_correction(node, b, mean, out, kernel, dh, dw)
+    else:  # pad >= kernel: Caffe refuses such a net; kept for what it would mean
+        padded = b.temp(node, "padded")
+        fill = -FLT_MAX if mode == "MAX" else 0.0
+        b.add("Pad", [x, b.const(node, "pads", [0, 0, pad[0], pad[1], 0, 0, end[0], end[1]], np.int64),
+                      b.const(node, "fill", np.array(fill, np.float32))], [padded], node, mode="constant")
+        if mode == "MAX":
+            b.add("MaxPool", [padded], [out], node, kernel_shape=list(kernel), strides=list(stride))
+        else:
+            mean = b.temp(node, "mean")
+            b.add("AveragePool", [padded], [mean], node, kernel_shape=list(kernel), strides=list(stride))
+            _ave_correction(node, b, mean, out, kernel, dh, dw)
+    if any(empty):
+        value = -FLT_MAX if mode == "MAX" else np.nan  # Caffe: the max of nothing; AVE: 0 / a window size of 0
+        b.add("Pad", [out, b.const(node, "empty_windows", [0, 0, 0, 0, 0, 0, empty[0], empty[1]], np.int64),
+                      b.const(node, "empty_value", np.array(value, np.float32))],
+              [b.output(node, node.tops[0])], node, mode="constant")
+
+
+def _ave_correction(node: Node, b: OnnxBuilder, mean: str, out: str, kernel: tuple[int, int], dh: np.ndarray,
+                    dw: np.ndarray) -> None:
+    """Caffe's AVE output from a mean over whole kh*kw windows: times kh*kw / Caffe's divisor per position."""
     with np.errstate(divide="ignore", invalid="ignore"):  # an empty Caffe window divides by zero, as in Caffe
         correction = (kernel[0] * kernel[1]) / np.outer(dh, dw)
     b.add("Mul", [mean, b.const(node, "area_over_divisor", correction.reshape(1, 1, *correction.shape), np.float32)],
-          [b.output(node, node.tops[0])], node)
+          [out], node)
 
 
 @register("Eltwise")
