@@ -24,7 +24,9 @@ from ..errors import CaffeReferenceError
 log = logging.getLogger("senet_proto.reference")
 
 SUITE = "bullseye"
-PACKAGES = ("python3-caffe", "python3-numpy")
+# The BLAS is named: Caffe's float32 rounding depends on it (a deep net's scores move by ~1e-4 of their range
+# between OpenBLAS and the reference BLAS), and debootstrap and apt would pick different ones on their own.
+PACKAGES = ("python3-caffe", "python3-numpy", "libopenblas0-pthread")
 MARKER = ".senet-proto-root-ok"
 
 

@@ -33,3 +33,32 @@ def test_the_root_backend_runs_jobs_inside_the_root(caffe_root, monkeypatch):
         assert (job.path / "runner.py").is_file() and (job.path / "senet_axpy.py").is_file()
         kept = job.path
     assert not kept.exists()  # the temporary directory is cleaned up
+
+
+def test_the_root_holds_every_package_and_caffe_uses_openblas(caffe_root):
+    """The reference's float32 rounding depends on its BLAS: the root must have the one PACKAGES names."""
+    import subprocess
+
+    from senet_proto.reference.root import PACKAGES
+
+    status = subprocess.run(["chroot", str(caffe_root), "dpkg-query", "-W", "-f", "${Package} ${Status}\n",
+                             *PACKAGES], capture_output=True, text=True)
+    installed = {line.split()[0] for line in status.stdout.splitlines() if line.endswith("install ok installed")}
+    assert installed == set(PACKAGES), status.stdout + status.stderr
+    blas = subprocess.run(["chroot", str(caffe_root), "update-alternatives", "--query",
+                           "libblas.so.3-x86_64-linux-gnu"], capture_output=True, text=True).stdout
+    assert "Value: /usr/lib/x86_64-linux-gnu/openblas" in blas, blas
+
+
+def test_the_docker_caffe_stage_installs_the_roots_packages():
+    """docker/Dockerfile's Caffe root must be the root debootstrap makes: the same packages."""
+    import re
+    from pathlib import Path
+
+    from senet_proto.reference.root import PACKAGES
+
+    dockerfile = (Path(__file__).resolve().parents[2] / "docker" / "Dockerfile").read_text()
+    stage = dockerfile.split("AS caffe", 1)[1].split("\nFROM ", 1)[0]
+    m = re.search(r"apt-get install -y --no-install-recommends ([^\\\n]+)", stage)
+    assert m, stage
+    assert m.group(1).split() == list(PACKAGES)
