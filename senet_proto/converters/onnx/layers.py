@@ -231,8 +231,9 @@ def pooling(node: Node, b: OnnxBuilder) -> None:
     # explicit: floor mode with end padding that reaches exactly as far as Caffe's last window.
     # Without padding Caffe keeps a last window that starts at the input's end (stride > kernel): it is empty
     # (MAX gives -FLT_MAX, AVE 0/0). Such a window is left out of the pooling and appended to its output by a Pad
-    # node, so the pooling's own pads stay below the kernel (Caffe requires pad < kernel) and no Pad precedes it:
-    # runtimes such as ONNX Runtime 1.31 refuse pads >= kernel, also after fusing a Pad into the next pooling.
+    # node. Every other window starts inside the input, and pad < kernel (infer_shapes refuses the net otherwise,
+    # as Caffe does), so the pooling's own pads stay below the kernel and no Pad precedes it: runtimes such as
+    # ONNX Runtime 1.31 refuse pads >= kernel, also after fusing a Pad into the next pooling.
     sizes = (h, w)
     empty = [1 if o > 1 and (o - 1) * s >= n + pp else 0
              for o, s, n, pp in zip(outs, stride, sizes, pad, strict=True)]
@@ -241,34 +242,23 @@ def pooling(node: Node, b: OnnxBuilder) -> None:
     # a negative extra (the last window ends before the input does) needs no end padding: floor mode then still
     # gives the count, as Caffe's ceil rounding keeps -extra < stride
     end = [max(ex, 0) for ex in extra]
-    x = b.input(node.bottoms[0])
     out = b.temp(node, "pooled") if any(empty) else b.output(node, node.tops[0])
-    dh, dw = (caffe_ave_divisor(n, o, k, s, pp)[:o2] for n, o, o2, k, s, pp
-              in zip(sizes, outs, pooled, kernel, stride, pad, strict=True))
-    if all(e < k and pp < k for e, pp, k in zip(end, pad, kernel, strict=True)):
-        op = "MaxPool" if mode == "MAX" else "AveragePool"
-        attrs: dict[str, object] = dict(kernel_shape=list(kernel), strides=list(stride),
-                                        pads=[pad[0], pad[1], end[0], end[1]])
+    op = "MaxPool" if mode == "MAX" else "AveragePool"
+    attrs: dict[str, object] = dict(kernel_shape=list(kernel), strides=list(stride),
+                                    pads=[pad[0], pad[1], end[0], end[1]])
+    x = b.input(node.bottoms[0])
+    if mode == "MAX" or all(ex <= pp for ex, pp in zip(extra, pad, strict=True)):
+        # MAX ignores padding; AVE counts padding up to pad, which is exactly Caffe's divisor when extra <= pad.
         if mode == "AVE":
-            attrs["count_include_pad"] = 1  # every window lies in the padded input: the divisor is kh*kw
-        if mode == "MAX" or all(ex <= pp for ex, pp in zip(extra, pad, strict=True)):
-            # MAX ignores padding; AVE counts padding up to pad, which is exactly Caffe's divisor when extra <= pad.
-            b.add(op, [x], [out], node, **attrs)
-        else:
-            mean = b.temp(node, "mean")
-            b.add(op, [x], [mean], node, **attrs)
-            _ave_correction(node, b, mean, out, kernel, dh, dw)
-    else:  # pad >= kernel: Caffe refuses such a net; kept for what it would mean
-        padded = b.temp(node, "padded")
-        fill = -FLT_MAX if mode == "MAX" else 0.0
-        b.add("Pad", [x, b.const(node, "pads", [0, 0, pad[0], pad[1], 0, 0, end[0], end[1]], np.int64),
-                      b.const(node, "fill", np.array(fill, np.float32))], [padded], node, mode="constant")
-        if mode == "MAX":
-            b.add("MaxPool", [padded], [out], node, kernel_shape=list(kernel), strides=list(stride))
-        else:
-            mean = b.temp(node, "mean")
-            b.add("AveragePool", [padded], [mean], node, kernel_shape=list(kernel), strides=list(stride))
-            _ave_correction(node, b, mean, out, kernel, dh, dw)
+            attrs["count_include_pad"] = 1
+        b.add(op, [x], [out], node, **attrs)
+    else:
+        # every window lies in the padded input: a mean over kh*kw, then Caffe's divisor per position
+        mean = b.temp(node, "mean")
+        b.add(op, [x], [mean], node, count_include_pad=1, **attrs)
+        dh, dw = (caffe_ave_divisor(n, o, k, s, pp)[:o2] for n, o, o2, k, s, pp
+                  in zip(sizes, outs, pooled, kernel, stride, pad, strict=True))
+        _ave_correction(node, b, mean, out, kernel, dh, dw)
     if any(empty):
         value = -FLT_MAX if mode == "MAX" else np.nan  # Caffe: the max of nothing; AVE: 0 / a window size of 0
         b.add("Pad", [out, b.const(node, "empty_windows", [0, 0, 0, 0, 0, 0, empty[0], empty[1]], np.int64),
