@@ -60,7 +60,8 @@ def _varint(buf: memoryview, pos: int, end: int) -> tuple[int, int]:
             raise CaffemodelError("malformed varint")
 
 
-def _encode_varint(value: int) -> bytes:
+def encode_varint(value: int) -> bytes:
+    """The protobuf varint encoding of a non-negative integer."""
     out = bytearray()
     while True:
         b = value & 0x7F
@@ -119,7 +120,7 @@ def _strip_layer(buf: memoryview, start: int, end: int, blob_field: int,
         if number == blob_field and wire == LEN:
             blob, data = _strip_blob(buf, vs, ve, 0)
             views.append(data)
-            kept += _encode_varint((blob_field << 3) | LEN) + _encode_varint(len(blob)) + blob
+            kept += encode_varint((blob_field << 3) | LEN) + encode_varint(len(blob)) + blob
         else:
             kept += buf[ts:ve]
     return bytes(kept)
@@ -152,7 +153,7 @@ def read_fast(path: str | os.PathLike[str]) -> FastModel:
                 counters[number] += 1
                 views[key] = []
                 layer = _strip_layer(buf, vs, ve, LAYER_FIELDS[number], views[key])
-                stripped += _encode_varint((number << 3) | LEN) + _encode_varint(len(layer)) + layer
+                stripped += encode_varint((number << 3) | LEN) + encode_varint(len(layer)) + layer
             else:
                 stripped += buf[ts:ve]
         net = caffe_pb2.NetParameter()

@@ -37,6 +37,7 @@ import onnx
 from google.protobuf.message import Message
 from onnx import TensorProto, helper
 
+from ...caffe.fastblob import LEN, encode_varint
 from ...errors import OutputError, SenetProtoError
 from ...fsutil import atomic_open, atomic_open_many, check_output_path
 from ..lazy import LazyArray, materialize, release, write_lazy
@@ -51,23 +52,10 @@ PLACEHOLDER = "weights.bin"  # the skeleton's external-data location in single-f
 MODEL_GRAPH = 7  # ModelProto.graph
 GRAPH_INITIALIZER = 5  # GraphProto.initializer
 TENSOR_RAW_DATA = 9  # TensorProto.raw_data (the highest field number from_array sets)
-LEN = 2  # protobuf wire type of length-delimited fields
-
-
-def varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
 
 
 def _tag(number: int) -> bytes:
-    return varint((number << 3) | LEN)
+    return encode_varint((number << 3) | LEN)
 
 
 def data_path(out: str | os.PathLike[str]) -> Path:
@@ -163,14 +151,14 @@ def _single_file(model: onnx.ModelProto, entries: list[_Entry]) -> tuple[bytes, 
     prefixes = []
     for e in entries:
         header = e.header.SerializeToString()
-        data_tag = _tag(TENSOR_RAW_DATA) + varint(e.nbytes)
+        data_tag = _tag(TENSOR_RAW_DATA) + encode_varint(e.nbytes)
         size = len(header) + len(data_tag) + e.nbytes
-        prefixes.append(_tag(GRAPH_INITIALIZER) + varint(size) + header + data_tag)
+        prefixes.append(_tag(GRAPH_INITIALIZER) + encode_varint(size) + header + data_tag)
     graph_head = _fields(model.graph, lambda n: n < GRAPH_INITIALIZER)
     graph_tail = _fields(model.graph, lambda n: n > GRAPH_INITIALIZER)
     inits = sum(len(p) + e.nbytes for p, e in zip(prefixes, entries, strict=True))
     head = _fields(model, lambda n: n < MODEL_GRAPH) + _tag(MODEL_GRAPH) + \
-        varint(len(graph_head) + inits + len(graph_tail)) + graph_head
+        encode_varint(len(graph_head) + inits + len(graph_tail)) + graph_head
     tail = graph_tail + _fields(model, lambda n: n > MODEL_GRAPH)
     return head, prefixes, tail, len(head) + inits + len(tail)
 
