@@ -15,6 +15,9 @@ FUSED_TOL = 2e-4
 BLOB_TOL = 1e-3  # the same ratio for every blob (float32 rounding grows with depth: see the module doc)
 
 ARCHS = [pytest.param(a, marks=pytest.mark.slow) if a == "senet-154" else a for a in ARCHITECTURES]
+# (arch, se_style, squeeze): the SE variants each target is checked on against Caffe
+VARIANTS = [("se-resnet-50", "scale", "conv"), ("se-resnet-50", "axpy", "fc"), ("se-resnext-50", "scale", "fc"),
+            ("se-bn-inception", "scale", "fc")]
 
 
 def scores_blob(net: caffe_pb2.NetParameter) -> str:

@@ -11,7 +11,16 @@ from __future__ import annotations
 
 import pytest
 import torch
-from arch_helpers import ARCHS, FUSED_TOL, SCORE_TOL, check_all_blobs, random_input, rel_err, scores_blob
+from arch_helpers import (
+    ARCHS,
+    FUSED_TOL,
+    SCORE_TOL,
+    VARIANTS,
+    check_all_blobs,
+    random_input,
+    rel_err,
+    scores_blob,
+)
 
 from senet_proto.converters import load_caffe
 from senet_proto.converters.pytorch import build_module
@@ -41,10 +50,6 @@ def test_ceil_pooling_sizes_batch3(reference, arch_weights, record_property, arc
     net = generate(arch, GenerateOptions(input_shape=(3, 3, size, size)))
     caffe, ours = run_both(reference, net, weights, random_input((3, 3, size, size), seed=size))
     check_all_blobs(caffe, ours, net, record_property)
-
-
-VARIANTS = [("se-resnet-50", "scale", "conv"), ("se-resnet-50", "axpy", "fc"), ("se-resnext-50", "scale", "fc"),
-            ("se-bn-inception", "scale", "fc")]
 
 
 @pytest.mark.parametrize(("arch", "se_style", "squeeze"), VARIANTS)

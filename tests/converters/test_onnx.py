@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from arch_helpers import check_all_blobs, random_input
+from arch_helpers import VARIANTS, check_all_blobs, random_input
 from conv_cases import combine, make_inputs, write_model
 from test_layers import CASES, PARAMS, SEP, assert_blob_close
 
@@ -125,10 +125,6 @@ def test_ceil_pooling_sizes_batch3(reference, arch_weights, record_property, arc
     _, weights = arch_weights(arch)
     net = generate(arch, GenerateOptions(input_shape=(1, 3, size, size)))
     _arch_check(reference, net, weights, random_input((3, 3, size, size), seed=size), record_property)
-
-
-VARIANTS = [("se-resnet-50", "scale", "conv"), ("se-resnet-50", "axpy", "fc"), ("se-resnext-50", "scale", "fc"),
-            ("se-bn-inception", "scale", "fc")]
 
 
 @pytest.mark.parametrize(("arch", "se_style", "squeeze"), VARIANTS)
