@@ -1,11 +1,14 @@
 """Atomic output files: write to a temporary file beside the target, then rename.
 
-An interrupted or failed run never leaves a half-written output behind.
+An interrupted or failed run never leaves a half-written output behind. Outputs are fsync'ed before the
+rename; binary outputs start their writeback every few MiB while they are written (``_EarlyWriteback``), so the
+final fsync waits for the last chunk only instead of the whole file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -13,6 +16,37 @@ from pathlib import Path
 from typing import IO
 
 from .errors import OutputError
+
+WRITEBACK_CHUNK = 16 << 20
+
+
+class _EarlyWriteback(io.BufferedWriter):
+    """A buffered file that asks the kernel to start writing each 16 MiB to disk as soon as it is written.
+
+    ``posix_fadvise(DONTNEED)`` on dirty pages starts their writeback without waiting for it (Linux), and lets
+    the page cache drop them once clean: the disk works while the converter goes on, and the fsync before the
+    rename has little left to do. A no-op where ``posix_fadvise`` is missing.
+    """
+
+    def __init__(self, fd: int) -> None:
+        super().__init__(io.FileIO(fd, "wb"), buffer_size=1 << 20)
+        self._written = 0
+        self._started = 0
+
+    def write(self, data) -> int:  # type: ignore[no-untyped-def,override]
+        n = super().write(data)
+        self._written += n
+        if self._written - self._started >= WRITEBACK_CHUNK and hasattr(os, "posix_fadvise"):
+            self.flush()
+            with contextlib.suppress(OSError):
+                os.posix_fadvise(self.fileno(), self._started, self._written - self._started,
+                                 os.POSIX_FADV_DONTNEED)
+            self._started = self._written
+        return n
+
+
+def _open_fd(fd: int, mode: str) -> IO:
+    return _EarlyWriteback(fd) if mode == "wb" else os.fdopen(fd, mode)
 
 
 def check_output_path(path: str | os.PathLike[str], force: bool = False) -> Path:
@@ -40,7 +74,7 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb", force: bool = Tr
     except OSError as e:
         raise OutputError(f"cannot write {p}: {e.strerror}") from None
     try:
-        with os.fdopen(fd, mode) as f:
+        with _open_fd(fd, mode) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
@@ -70,7 +104,7 @@ def atomic_open_many(paths: Sequence[str | os.PathLike[str]], mode: str = "wb",
                 except OSError as e:
                     raise OutputError(f"cannot write {p}: {e.strerror}") from None
                 temps.append(tmp)
-                files.append(stack.enter_context(os.fdopen(fd, mode)))
+                files.append(stack.enter_context(_open_fd(fd, mode)))
             yield files
             for f in files:
                 f.flush()

@@ -90,3 +90,30 @@ def test_atomic_open_many_checks_every_path_first(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match="exists"), atomic_open_many([tmp_path / "a", tmp_path / "b"], force=False):
         pytest.fail("must not open anything")
     assert sorted(os.listdir(tmp_path)) == ["b"] and (tmp_path / "b").read_text() == "keep"
+
+
+def test_binary_outputs_start_their_writeback_while_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every 16 MiB written, the kernel is asked to start writing that range; the bytes are unchanged."""
+    from senet_proto import fsutil
+
+    if not hasattr(os, "posix_fadvise"):
+        pytest.skip("this platform has no posix_fadvise (the writer then only fsyncs at the end)")
+    calls: list[tuple[int, int, int]] = []
+    real = os.posix_fadvise
+
+    def record(fd: int, offset: int, length: int, advice: int) -> None:
+        calls.append((offset, length, advice))
+        assert os.fstat(fd).st_size >= offset + length, "advised a range not yet written to the file"
+        real(fd, offset, length, advice)
+
+    monkeypatch.setattr(os, "posix_fadvise", record)
+    chunks = [bytes([i]) * (3 << 20) for i in range(13)]  # 39 MiB in 3 MiB writes
+    target = tmp_path / "big.bin"
+    with atomic_open(target, "wb") as f:
+        for c in chunks:
+            f.write(c)
+    assert target.read_bytes() == b"".join(chunks)
+    starts = [0, *[o + n for o, n, _ in calls[:-1]]]
+    assert [o for o, _, _ in calls] == starts, "ranges are not contiguous from the start"
+    assert all(n >= fsutil.WRITEBACK_CHUNK and a == os.POSIX_FADV_DONTNEED for _, n, a in calls)
+    assert len(calls) == 2  # 18 MiB, then 18 MiB; the last 3 MiB are left to the final fsync

@@ -29,7 +29,7 @@ def write_safetensors(path: str | os.PathLike[str], tensors: Mapping[str, Tensor
     if metadata:
         header["__metadata__"] = dict(metadata)
     offset = 0
-    order = sorted(tensors)
+    order = list(tensors)  # the caller's order (a state dict: the caffemodel's), so the mapped file is read in sequence
     for name in order:
         arr = tensors[name]
         dtype = DTYPES.get(arr.dtype.newbyteorder("<") if arr.dtype.byteorder == ">" else arr.dtype)
