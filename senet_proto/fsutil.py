@@ -13,7 +13,7 @@ import os
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from .errors import OutputError
 
@@ -33,7 +33,7 @@ class _EarlyWriteback(io.BufferedWriter):
         self._written = 0
         self._started = 0
 
-    def write(self, data) -> int:  # type: ignore[no-untyped-def,override]
+    def write(self, data: Any, /) -> int:
         n = super().write(data)
         self._written += n
         if self._written - self._started >= WRITEBACK_CHUNK and hasattr(os, "posix_fadvise"):
