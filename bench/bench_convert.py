@@ -9,8 +9,9 @@ Conversion (each case in its own subprocess, so peak RSS is that case's alone):
   anchor  the obvious approach: protobuf ParseFromString, then np.array(blob.data) per blob
   pytorch senet-proto convert --to pytorch
   onnx    senet-proto convert --to onnx (both also with --fuse-bn)
-Inference: the converted PyTorch module (plain and --fuse-bn) vs timm's legacy module with the same weights,
-batch 1 and 32 at 224x224, and ONNX Runtime on the exported model. Not a test: nothing here asserts.
+Inference: the converted PyTorch module (plain and --fuse-bn; each also after optimize_for_inference(), CPU)
+vs timm's legacy module with the same weights, batch 1 and 32 at 224x224, and ONNX Runtime on the exported
+model. Not a test: nothing here asserts.
 """
 
 from __future__ import annotations
@@ -136,11 +137,13 @@ def inference(arch: str, repeats: int, batches: list[int]) -> None:
     ref.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in to_timm_state_dict(caffenet).items()})
     ours = build_module(caffenet).eval()
     fused = build_module(caffenet, fuse_bn=True).eval()
+    ours_opt = build_module(caffenet).optimize_for_inference()  # prepacked oneDNN convolutions (CPU)
+    fused_opt = build_module(caffenet, fuse_bn=True).optimize_for_inference()
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     print(f"\ninference of {arch} (timm {name}), torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"best of {repeats}")
-    print(f"{'device':<6} {'batch':>5} {'timm s':>8} {'ours s':>8} {'ours/timm':>9} {'fused s':>8} {'fused/timm':>10} "
-          f"{'onnxrt s':>9} {'ort/timm':>8}")
+    print(f"{'device':<6} {'batch':>5} {'timm s':>8} {'ours/timm':>9} {'fused/timm':>10} {'ours+opt/timm':>13} "
+          f"{'fused+opt/timm':>14} {'onnxrt s':>9} {'ort/timm':>8}")
     for device in devices:
         for n in batches:
             x = torch.from_numpy(np.random.default_rng(0).normal(0, 50, (n, 3, 224, 224)).astype(np.float32))
@@ -149,14 +152,16 @@ def inference(arch: str, repeats: int, batches: list[int]) -> None:
             t_ref = _best(torch, device, repeats, ref.to(device), xd)
             t_ours = _best(torch, device, repeats, ours.to(device), xd)
             t_fused = _best(torch, device, repeats, fused.to(device), xd)
-            t_ort = float("nan")
-            if device == "cpu":
+            t_ort = t_ours_opt = t_fused_opt = float("nan")
+            if device == "cpu":  # optimize_for_inference changes nothing on other devices
+                t_ours_opt = _best(torch, device, repeats, ours_opt, xd)
+                t_fused_opt = _best(torch, device, repeats, fused_opt, xd)
                 model = build_onnx(caffenet, input_shape=(n, 3, 224, 224))
                 sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
                 xn = x.numpy()
                 t_ort = _best(torch, device, repeats, lambda _x, s=sess, a=xn: s.run(None, {"data": a}), None)
-            print(f"{device:<6} {n:>5} {t_ref:>8.3f} {t_ours:>8.3f} {t_ours / t_ref:>9.3f} {t_fused:>8.3f} "
-                  f"{t_fused / t_ref:>10.3f} {t_ort:>9.3f} {t_ort / t_ref:>8.3f}")
+            print(f"{device:<6} {n:>5} {t_ref:>8.3f} {t_ours / t_ref:>9.3f} {t_fused / t_ref:>10.3f} "
+                  f"{t_ours_opt / t_ref:>13.3f} {t_fused_opt / t_ref:>14.3f} {t_ort:>9.3f} {t_ort / t_ref:>8.3f}")
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ from arch_helpers import (
 )
 
 from senet_proto.converters import load_caffe
+from senet_proto.converters.layers.conv import Conv2d
 from senet_proto.converters.pytorch import build_module
 from senet_proto.generator import ARCHITECTURES, generate
 from senet_proto.generator.options import GenerateOptions
@@ -78,4 +79,12 @@ def test_fused_batchnorm_matches_caffe_and_unfused(reference, arch_weights, arch
     ref = caffe[scores_blob(net)]
     assert rel_err(b, ref) <= SCORE_TOL
     assert rel_err(a, ref) <= FUSED_TOL
+    # the same modules with prepacked oneDNN convolutions (optimize_for_inference), same bounds
+    with torch.inference_mode():
+        a_opt = fused.optimize_for_inference().forward_blobs(torch.from_numpy(x))[scores_blob(net)].numpy()
+        b_opt = plain.optimize_for_inference().forward_blobs(torch.from_numpy(x))[scores_blob(net)].numpy()
+    if torch.backends.mkldnn.is_available():
+        assert all(m._packed is not None for m in fused.modules() if isinstance(m, Conv2d)), "packed path unused"
+    assert rel_err(b_opt, ref) <= SCORE_TOL
+    assert rel_err(a_opt, ref) <= FUSED_TOL
     assert rel_err(a, b) <= FUSED_TOL
