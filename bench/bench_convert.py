@@ -4,7 +4,8 @@
     python bench/bench_convert.py --arch se-resnet-50 --skip-inference
     python bench/bench_convert.py --inference-arch se-resnet-50 --repeats 5
 
-Conversion (each case in its own subprocess, so peak RSS is that case's alone):
+Conversion (each case in its own subprocess, so peak RSS is that case's alone; each writes a new file after an
+os.sync(), so that no case pays for the writeback of the one before; rounds interleave the cases in rotating order):
   floor   read the caffemodel and write the same number of bytes
   anchor  the obvious approach: protobuf ParseFromString, then np.array(blob.data) per blob
   pytorch senet-proto convert --to pytorch
@@ -82,7 +83,7 @@ def conversion(arch: str, repeats: int) -> None:
         proto = Path(tmp) / "net.prototxt"
         proto.write_text(format_prototxt(net))
         py = sys.executable
-        cli = [py, "-m", "senet_proto", "convert", str(proto), str(model), "--force", "-q"]
+        cli = [py, "-m", "senet_proto", "convert", str(proto), str(model), "-q"]
         cases = {
             "floor (read + write)": [py, "-c", FLOOR, str(model), str(Path(tmp) / "copy.bin"), "nosync"],
             # senet-proto's outputs are fsync'ed before the atomic rename: the fair floor for them
@@ -96,9 +97,18 @@ def conversion(arch: str, repeats: int) -> None:
         }
         # interleaved rounds (every case once per round), so a change in machine load hits all cases alike
         runs: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
-        for _ in range(repeats):
-            for name, argv in cases.items():
-                runs[name].append(run_case(argv))
+        names = list(cases)
+        for r in range(repeats):
+            # each case writes a new file (as `convert` without --force does): the last round's outputs go first
+            # (deleting on a filesystem mounted with `discard` slows the next writes: the order rotates, so the
+            # case right after the deletions differs each round); os.sync() before each case, so none pays for
+            # the writeback of the one before (the plain floor leaves its whole copy to the kernel)
+            for out in Path(tmp).iterdir():
+                if out.name != "net.prototxt":
+                    out.unlink()
+            for name in names[r % len(names):] + names[:r % len(names)]:
+                os.sync()
+                runs[name].append(run_case(cases[name]))
         results = {name: min(r, key=lambda x: x[0]) for name, r in runs.items()}
     floor = results["floor (read + write)"][0]
     floor_sync = results["floor + fsync"][0]

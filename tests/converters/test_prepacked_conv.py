@@ -128,3 +128,18 @@ def test_copies_and_pickles_leave_the_pack_out() -> None:
             assert other._packed is None and other.prepack
             assert_close(other(x), plain(m, x))
         assert set(m.state_dict()) == {"weight", "bias"}
+
+
+def test_weights_made_under_inference_mode() -> None:
+    """Inference tensors have no version counter: the pack follows their replacement, not in-place edits."""
+    with torch.inference_mode():
+        m = make(8, 8, 3, 1, 1, 1, 1, True)
+        x = torch.randn(2, 8, 6, 6)
+        assert m.weight.is_inference()
+        assert_close(m(x), plain(m, x))
+        m.weight = torch.nn.Parameter(torch.randn_like(m.weight))
+        assert_close(m(x), plain(m, x))
+        m.weight.mul_(2)
+        assert not torch.allclose(m(x), plain(m, x)), "in-place edits are now seen: update the docstring"
+        prepack_convolutions(m)
+        assert_close(m(x), plain(m, x))

@@ -26,7 +26,8 @@ class Conv2d(nn.Conv2d):
     ``CaffeNetModule.optimize_for_inference()``) the reordered weight is made on the first call and kept outside
     the state dict (one more copy of the weights in memory) until the weight's data is replaced or changed in
     place through the parameter (its version counter), the way PyTorch's inference freezing prepacks. Edits
-    through ``weight.data`` are invisible to that check: call ``optimize_for_inference()`` again after them.
+    through ``weight.data``, and in-place edits of weights made under ``torch.inference_mode`` (no version
+    counter), are invisible to that check: call ``optimize_for_inference()`` again after them.
     Autograd, other devices and dtypes, tracing and compiling take ``nn.Conv2d``'s path unchanged, as does
     everything under ``torch.backends.mkldnn.flags(enabled=False)``.
     """
@@ -56,12 +57,13 @@ class Conv2d(nn.Conv2d):
         """The weight in oneDNN's layout (made for ``input_shape`` on first use, valid for any shape)."""
         w = self.weight
         cached = self._packed
-        if cached is None or cached[0].data_ptr() != w.data_ptr() or cached[1] != w._version:
+        version = -1 if w.is_inference() else w._version  # inference tensors keep no version counter
+        if cached is None or cached[0].data_ptr() != w.data_ptr() or cached[1] != version:
             with torch.no_grad():
                 data = w.detach()
                 packed = torch.ops.mkldnn._reorder_convolution_weight(
                     data, list(self.padding), list(self.stride), list(self.dilation), self.groups, input_shape)
-            cached = self._packed = (data, w._version, packed)
+            cached = self._packed = (data, version, packed)
         return cached[2]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
