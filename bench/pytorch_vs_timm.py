@@ -68,6 +68,8 @@ def random_caffenet(arch: str) -> CaffeNet:
                 shapes[t] = (1, c_out, 1, 1)
             elif ly.type == "InnerProduct":
                 shapes[t] = (1, c_out)
+            elif ly.type in ("Dropout", "ReLU", "Sigmoid", "BatchNorm", "Scale") and bottom:
+                shapes[t] = bottom  # element-wise: the bottom's shape (a Dropout after the global pool)
             elif ly.type == "Concat":
                 shapes[t] = (1, sum(shapes[b][1] for b in ly.bottom), 1, 1)
             else:
