@@ -1,6 +1,6 @@
 """Speed of the converted PyTorch module against timm's legacy SENet (same architecture, random weights).
 
-    PYTHONPATH=. python bench/pytorch_vs_timm.py [--arch se-resnet-50] [--batch 8] [--device cpu] [--iters 10]
+    python bench/pytorch_vs_timm.py [--arch se-resnet-50] [--batch 8] [--device cpu] [--iters 10]
 
 Prints the best milliseconds per forward (models interleaved) for: timm's model, the converted module
 (BatchNorm merged), and with BatchNorm folded (--fuse-bn), each also after optimize_for_inference() on the CPU
@@ -11,10 +11,14 @@ for speed: the module is built from the generated prototxt with random blobs (no
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 import numpy as np
 import torch
 from _timing import best_times
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's senet_proto, installed or not
 
 from senet_proto.converters.loader import CaffeNet, load_caffe
 from senet_proto.converters.pytorch import build_module
