@@ -74,8 +74,6 @@ class Conv2d(nn.Conv2d):
                                                        self.groups, "none", [], "")
 
 
-
-
 def prepack_convolutions(module: nn.Module, enabled: bool = True) -> int:
     """Set ``prepack`` on every ``Conv2d`` in ``module`` and drop their packed weights; returns how many."""
     n = 0
