@@ -143,3 +143,21 @@ def test_weights_made_under_inference_mode() -> None:
         assert not torch.allclose(m(x), plain(m, x)), "in-place edits are now seen: update the docstring"
         prepack_convolutions(m)
         assert_close(m(x), plain(m, x))
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::torch.jit.TracerWarning")
+def test_tracing_compiling_and_exporting_record_the_plain_convolution() -> None:
+    """Graphs made from the module hold the ordinary convolution, never the packed (opaque) weight."""
+    m = torch.nn.Sequential(make(4, 8, 3, 1, 1, 1, 1, True), torch.nn.ReLU()).eval()
+    x = torch.randn(2, 4, 9, 9)
+    with torch.no_grad():
+        ref = m(x)
+        assert m[0]._packed is not None
+        traced = torch.jit.trace(m, x)
+        assert "mkldnn" not in str(traced.graph)
+        assert_close(traced(x), ref)
+        assert_close(torch.compile(m, backend="eager")(x), ref)
+    exported = torch.export.export(m, (x,))
+    assert "mkldnn" not in str(exported.graph)
+    with torch.no_grad():
+        assert_close(exported.module()(x), ref)
