@@ -8,7 +8,11 @@ weight must be dropped or bypassed (a weight loaded, changed in place, moved, co
 from __future__ import annotations
 
 import copy
+import os
 import pickle
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -145,8 +149,23 @@ def test_weights_made_under_inference_mode() -> None:
         assert_close(m(x), plain(m, x))
 
 
-@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::torch.jit.TracerWarning")
-def test_tracing_compiling_and_exporting_record_the_plain_convolution() -> None:
+COMPILE = """
+import torch
+from senet_proto.converters.layers.conv import Conv2d
+torch.manual_seed(0)
+m = torch.nn.Sequential(Conv2d(4, 8, 3, padding=1), torch.nn.ReLU()).eval()
+m[0].prepack = True
+x = torch.randn(2, 4, 9, 9)
+with torch.no_grad():
+    ref = m(x)
+    assert m[0]._packed is not None
+    out = torch.compile(m, backend="eager")(x)
+print(float((out - ref).abs().max()), float(ref.abs().max()))
+"""
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.trace:FutureWarning", "ignore::torch.jit.TracerWarning")
+def test_tracing_and_exporting_record_the_plain_convolution() -> None:
     """Graphs made from the module hold the ordinary convolution, never the packed (opaque) weight."""
     m = torch.nn.Sequential(make(4, 8, 3, 1, 1, 1, 1, True), torch.nn.ReLU()).eval()
     x = torch.randn(2, 4, 9, 9)
@@ -156,8 +175,17 @@ def test_tracing_compiling_and_exporting_record_the_plain_convolution() -> None:
         traced = torch.jit.trace(m, x)
         assert "mkldnn" not in str(traced.graph)
         assert_close(traced(x), ref)
-        assert_close(torch.compile(m, backend="eager")(x), ref)
     exported = torch.export.export(m, (x,))
     assert "mkldnn" not in str(exported.graph)
     with torch.no_grad():
         assert_close(exported.module()(x), ref)
+
+
+def test_torch_compile_runs_the_module() -> None:
+    """In a subprocess: torch.compile patches nn.Module for good (test_torch_layout checks its attributes)."""
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.run([sys.executable, "-c", COMPILE], capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    diff, scale = map(float, proc.stdout.split())
+    assert diff <= 1e-5 * max(scale, 1.0), f"compiled module differs by {diff:.3g} (outputs up to {scale:.3g})"
