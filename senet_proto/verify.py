@@ -73,7 +73,8 @@ def _input(net_input: dict[str, tuple[int, ...]], input_file: str | os.PathLike[
     return {name: np.ascontiguousarray(x, dtype=np.float32)}
 
 
-def _pytorch_blobs(caffenet, x: dict[str, np.ndarray], device: str, fuse_bn: bool) -> dict[str, np.ndarray]:
+def _pytorch_blobs(caffenet, x: dict[str, np.ndarray], device: str, fuse_bn: bool,
+                   optimize: bool = False) -> dict[str, np.ndarray]:
     import torch
 
     from .converters.pytorch import build_module
@@ -85,6 +86,8 @@ def _pytorch_blobs(caffenet, x: dict[str, np.ndarray], device: str, fuse_bn: boo
     torch.backends.cudnn.allow_tf32 = False
     try:
         module = build_module(caffenet, fuse_bn=fuse_bn).to(device)
+        if optimize:
+            module.optimize_for_inference()  # prepacked oneDNN convolutions (a CPU matter)
         with torch.no_grad():
             blobs = module.forward_blobs(**{k: torch.from_numpy(v).to(device) for k, v in x.items()})
         return {k: v.detach().float().cpu().numpy() for k, v in blobs.items()}
@@ -107,7 +110,7 @@ def _onnx_blobs(caffenet, x: dict[str, np.ndarray], fuse_bn: bool) -> dict[str, 
 def verify(prototxt: str | os.PathLike[str] | caffe_pb2.NetParameter, caffemodel: str | os.PathLike[str], *,
            targets: tuple[str, ...] = TARGETS, device: str = "cpu", input_file: str | os.PathLike[str] | None = None,
            tolerance: float = 1e-4, blob_tolerance: float = 1e-3, fuse_bn: bool = False, allow_extra: bool = False,
-           seed: int = 0) -> Report:
+           seed: int = 0, optimize: bool = False) -> Report:
     from . import reference
     from .converters import load_caffe
     from .converters.graph import build_graph, input_shapes
@@ -117,6 +120,8 @@ def verify(prototxt: str | os.PathLike[str] | caffe_pb2.NetParameter, caffemodel
             raise UsageError(f"unknown verify target {t!r} (targets: {', '.join(TARGETS)})")
     if device not in ("cpu", "cuda"):
         raise UsageError(f"--device must be cpu or cuda, got {device!r}")
+    if optimize and "pytorch" not in targets:
+        raise UsageError("--optimize applies to the PyTorch module (--to pytorch or all)")
     caffenet = load_caffe(prototxt, caffemodel, allow_extra=allow_extra)
     x = _input(input_shapes(caffenet.layers()), input_file, seed)
     graph = build_graph(caffenet)
@@ -125,8 +130,8 @@ def verify(prototxt: str | os.PathLike[str] | caffe_pb2.NetParameter, caffemodel
     ref = reference.forward(caffenet.net, Path(caffemodel), x)
     report = Report(backend=reference.backend_info())
     for target in targets:
-        ours = _pytorch_blobs(caffenet, x, device, fuse_bn) if target == "pytorch" else _onnx_blobs(caffenet, x,
-                                                                                                    fuse_bn)
+        ours = (_pytorch_blobs(caffenet, x, device, fuse_bn, optimize) if target == "pytorch"
+                else _onnx_blobs(caffenet, x, fuse_bn))
         for blob, r in ref.items():
             if blob in x and blob not in written:
                 continue  # an input nothing overwrites in place

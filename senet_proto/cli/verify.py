@@ -21,6 +21,7 @@ Examples:
   senet-proto verify SE-ResNet-50.prototxt SE-ResNet-50.caffemodel
   senet-proto verify SENet-154.prototxt SENet-154.caffemodel --allow-extra --to onnx
   senet-proto verify net.prototxt net.caffemodel --to pytorch --device cuda --input batch.npy
+  senet-proto verify SE-ResNet-50.prototxt SE-ResNet-50.caffemodel --to pytorch --fuse-bn --optimize
 """
 
 
@@ -35,17 +36,20 @@ Examples:
 @click.option("--blob-tolerance", type=float, default=1e-3, show_default=True,
               help="Relative limit for intermediate blobs.")
 @click.option("--fuse-bn", is_flag=True, help="Verify the BatchNorm-folded model.")
+@click.option("--optimize", is_flag=True,
+              help="Verify the PyTorch module after optimize_for_inference() (prepacked CPU convolutions).")
 @click.option("--allow-extra", is_flag=True, help="Ignore caffemodel layers without weights that the prototxt lacks.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random input.")
 @click.option("--all-blobs/--worst-only", default=True, show_default=True, help="Print every blob or a summary.")
 @verbosity_options
 @guarded
 def verify_cmd(prototxt: str, caffemodel: str, target: str, device: str, input_file: str | None, tolerance: float,
-               blob_tolerance: float, fuse_bn: bool, allow_extra: bool, seed: int, all_blobs: bool) -> None:
+               blob_tolerance: float, fuse_bn: bool, optimize: bool, allow_extra: bool, seed: int,
+               all_blobs: bool) -> None:
     targets = TARGETS if target == "all" else (target,)
     report = verify(prototxt, caffemodel, targets=targets, device=device, input_file=input_file,
                     tolerance=tolerance, blob_tolerance=blob_tolerance, fuse_bn=fuse_bn, allow_extra=allow_extra,
-                    seed=seed)
+                    seed=seed, optimize=optimize)
     width = max(len(r.blob) for r in report.rows)
     if all_blobs:
         click.echo(f"{'target':<8} {'blob':<{width}} {'shape':<20} {'max abs err':>12} {'rel err':>10}  ok")

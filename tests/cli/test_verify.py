@@ -52,6 +52,45 @@ def test_a_converter_that_ignores_the_batchnorm_factor_fails_with_exit_3(small_p
     assert result.output.strip().splitlines()[-1].startswith("senet-proto: error: ")
 
 
+@pytest.mark.parametrize("broken", [False, True])
+def test_optimize_verifies_the_prepacked_module(small_pair, monkeypatch, broken: bool) -> None:
+    """--optimize runs the prepacked convolutions: they pass, and a wrong packed weight does not."""
+    import torch
+
+    from senet_proto.converters.layers.conv import Conv2d
+
+    calls = []
+    real = Conv2d.packed_weight
+
+    def packed_weight(self, input_shape):
+        calls.append(self)
+        packed = real(self, input_shape)
+        if broken and self.kernel_size == (3, 3):  # every grouped 3x3 with its weight scaled by 1.01
+            self._packed = None
+            with torch.no_grad():
+                w = self.weight.detach() * 1.01
+                packed = torch.ops.mkldnn._reorder_convolution_weight(
+                    w, list(self.padding), list(self.stride), list(self.dilation), self.groups, input_shape)
+        return packed
+
+    monkeypatch.setattr(Conv2d, "packed_weight", packed_weight)
+    proto, weights = small_pair
+    result = CliRunner().invoke(main, ["verify", str(proto), str(weights), "--to", "pytorch", "--fuse-bn",
+                                       "--optimize", "--worst-only"])
+    if not torch.backends.mkldnn.is_available():
+        pytest.skip("this torch build has no oneDNN (mkldnn): --optimize changes nothing")
+    assert len(calls) > 50, "the packed convolutions were not used"
+    assert result.exit_code == (3 if broken else 0), result.output
+    assert ("past tolerance" in result.output) == broken
+
+
+def test_optimize_needs_the_pytorch_target(small_pair) -> None:
+    proto, weights = small_pair
+    result = CliRunner().invoke(main, ["verify", str(proto), str(weights), "--to", "onnx", "--optimize"])
+    assert result.exit_code == 2, result.output
+    assert "--optimize applies to the PyTorch module" in result.output
+
+
 def test_an_onnx_converter_that_drops_the_se_gate_fails_with_exit_3(small_pair, monkeypatch) -> None:
     """Axpy exported as X + Y (the SE gate lost): the ONNX rows of the blocks' outputs must show it."""
     from senet_proto.converters.onnx.layers import ONNX_CONVERTERS
