@@ -32,7 +32,8 @@ Examples:
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
               help="Where the PyTorch model runs (TF32 is turned off).")
 @click.option("--input", "input_file", type=click.Path(dir_okay=False), help="Input batch as a .npy file.")
-@click.option("--tolerance", type=float, default=1e-4, show_default=True, help="Relative limit for the scores.")
+@click.option("--tolerance", type=float, default=None,
+              help="Relative limit for the scores [default: 1e-4; 2e-4 with --fuse-bn or --optimize].")
 @click.option("--blob-tolerance", type=float, default=1e-3, show_default=True,
               help="Relative limit for intermediate blobs.")
 @click.option("--fuse-bn", is_flag=True, help="Verify the BatchNorm-folded model.")
@@ -43,9 +44,9 @@ Examples:
 @click.option("--all-blobs/--worst-only", default=True, show_default=True, help="Print every blob or a summary.")
 @verbosity_options
 @guarded
-def verify_cmd(prototxt: str, caffemodel: str, target: str, device: str, input_file: str | None, tolerance: float,
-               blob_tolerance: float, fuse_bn: bool, optimize: bool, allow_extra: bool, seed: int,
-               all_blobs: bool) -> None:
+def verify_cmd(prototxt: str, caffemodel: str, target: str, device: str, input_file: str | None,
+               tolerance: float | None, blob_tolerance: float, fuse_bn: bool, optimize: bool, allow_extra: bool,
+               seed: int, all_blobs: bool) -> None:
     targets = TARGETS if target == "all" else (target,)
     report = verify(prototxt, caffemodel, targets=targets, device=device, input_file=input_file,
                     tolerance=tolerance, blob_tolerance=blob_tolerance, fuse_bn=fuse_bn, allow_extra=allow_extra,

@@ -84,6 +84,18 @@ def test_optimize_verifies_the_prepacked_module(small_pair, monkeypatch, broken:
     assert ("past tolerance" in result.output) == broken
 
 
+@pytest.mark.parametrize(("options", "limit"), [({}, 1e-4), ({"fuse_bn": True}, 2e-4), ({"optimize": True}, 2e-4),
+                                               ({"fuse_bn": True, "tolerance": 3e-5}, 3e-5)])
+def test_default_score_tolerance(small_pair, options: dict, limit: float) -> None:
+    """1e-4, or the folding bound 2e-4 for a folded or optimized module, unless a tolerance is given (the CLI's
+    --tolerance passes None when not set)."""
+    from senet_proto.verify import verify
+
+    proto, weights = small_pair
+    report = verify(proto, weights, targets=("pytorch",), **options)
+    assert {r.limit for r in report.rows} == {limit, 1e-3}  # the scores', and every other blob's
+
+
 def test_optimize_needs_the_pytorch_target(small_pair) -> None:
     proto, weights = small_pair
     result = CliRunner().invoke(main, ["verify", str(proto), str(weights), "--to", "onnx", "--optimize"])
