@@ -96,6 +96,24 @@ def test_default_score_tolerance(small_pair, options: dict, limit: float) -> Non
     assert {r.limit for r in report.rows} == {limit, 1e-3}  # the scores', and every other blob's
 
 
+@pytest.mark.parametrize("arch", ["se-resnet-50", "se-bn-inception"])
+def test_scores_are_the_pre_softmax_blobs(arch: str) -> None:
+    """The score bound (the issue's 1e-4 on pre-softmax scores) is not applied to the probabilities."""
+    from senet_proto.converters import load_caffe
+    from senet_proto.converters.graph import build_graph
+    from senet_proto.verify import score_blobs
+
+    net = generate(arch)
+    softmax = next(ly for ly in net.layer if ly.type == "Softmax")
+    outputs = build_graph(load_caffe(net, None)).outputs
+    assert list(outputs) == list(softmax.top)
+    assert score_blobs(net, outputs) == set(softmax.bottom)
+    no_softmax = type(net)()
+    no_softmax.CopyFrom(net)
+    del no_softmax.layer[-1]  # the scores are then the output itself
+    assert score_blobs(no_softmax, list(softmax.bottom)) == set(softmax.bottom)
+
+
 def test_optimize_needs_the_pytorch_target(small_pair) -> None:
     proto, weights = small_pair
     result = CliRunner().invoke(main, ["verify", str(proto), str(weights), "--to", "onnx", "--optimize"])
