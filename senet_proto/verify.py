@@ -119,8 +119,7 @@ def _onnx_blobs(caffenet, x: dict[str, np.ndarray], fuse_bn: bool) -> dict[str, 
 def verify(prototxt: str | os.PathLike[str] | caffe_pb2.NetParameter, caffemodel: str | os.PathLike[str], *,
            targets: tuple[str, ...] = TARGETS, device: str = "cpu", input_file: str | os.PathLike[str] | None = None,
            tolerance: float | None = None, blob_tolerance: float = 1e-3, fuse_bn: bool = False,
-           allow_extra: bool = False,
-           seed: int = 0, optimize: bool = False) -> Report:
+           allow_extra: bool = False, seed: int = 0, optimize: bool = False) -> Report:
     from . import reference
     from .converters import load_caffe
     from .converters.graph import build_graph, input_shapes

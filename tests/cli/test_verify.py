@@ -65,7 +65,7 @@ def test_optimize_verifies_the_prepacked_module(small_pair, monkeypatch, broken:
     def packed_weight(self, input_shape):
         calls.append(self)
         packed = real(self, input_shape)
-        if broken and self.kernel_size == (3, 3):  # every grouped 3x3 with its weight scaled by 1.01
+        if broken and self.kernel_size == (3, 3):  # every 3x3 (the grouped ones), weight scaled by 1.01
             self._packed = None
             with torch.no_grad():
                 w = self.weight.detach() * 1.01
