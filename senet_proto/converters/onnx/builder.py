@@ -100,11 +100,6 @@ class OnnxBuilder:
         self.tensors.append(Initializer(name, arr))
         return name
 
-    @property
-    def initializers(self) -> list[onnx.TensorProto]:
-        """The initializers as TensorProtos (every value copied)."""
-        return [t.tensor() for t in self.tensors]
-
     def add(self, op: str, inputs: list[str], outputs: list[str], node: Node, **attrs: Any) -> None:
         self.nodes.append(helper.make_node(op, inputs, outputs, name=self.unique(f"{node.name}/{op}"), **attrs))
 
