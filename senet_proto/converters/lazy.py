@@ -88,15 +88,31 @@ def materialize(arr: Tensor) -> np.ndarray:
     return arr.value() if isinstance(arr, LazyArray) else arr
 
 
+def little_endian(arr: np.ndarray) -> np.ndarray:
+    """The array as contiguous little-endian 1-D data (no copy for a mapped caffemodel blob)."""
+    return np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<")).reshape(-1)
+
+
 def write_lazy(f: IO[bytes], arr: LazyArray, max_bytes: int | None = None) -> None:
     """Write ``arr``'s bytes (C order, little-endian) block by block, dropping the mapped pages of each block's
     source rows once it is written (see ``fastblob.release_pages``)."""
     for i, j, block in arr.blocks(max_bytes):
-        data = np.ascontiguousarray(block, dtype=block.dtype.newbyteorder("<")).reshape(-1)
+        data = little_endian(block)
         f.write(memoryview(data).cast("B"))  # type: ignore[arg-type]
         del block, data
         for s in arr.sources:
             release_pages(s[i:j])
+
+
+def write_tensor(f: IO[bytes], t: Tensor) -> None:
+    """Write ``t``'s bytes (C order, little-endian): a lazy array block by block (``write_lazy``), an array
+    straight from its buffer; then drop the mapped pages it views (``release``). What the streaming writers
+    write for each tensor."""
+    if isinstance(t, LazyArray):
+        write_lazy(f, t)
+        return
+    f.write(memoryview(little_endian(t)).cast("B"))  # type: ignore[arg-type]
+    release(t)
 
 
 def release(arr: Tensor) -> None:

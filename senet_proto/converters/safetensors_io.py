@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..fsutil import atomic_open
-from .lazy import LazyArray, Tensor, release, write_lazy
+from .lazy import Tensor, write_tensor
 
 DTYPES = {np.dtype("<f4"): "F32", np.dtype("<i8"): "I64", np.dtype("<f8"): "F64", np.dtype("<i4"): "I32"}
 
@@ -43,15 +43,5 @@ def write_safetensors(path: str | os.PathLike[str], tensors: Mapping[str, Tensor
         f.write(struct.pack("<Q", len(raw)))
         f.write(raw)
         for name in order:
-            t = tensors[name]
-            if isinstance(t, LazyArray):
-                write_lazy(f, t)
-                continue
-            arr = t
-            if not arr.flags.c_contiguous:
-                arr = np.ascontiguousarray(arr)
-            if arr.dtype.byteorder == ">":
-                arr = arr.astype(arr.dtype.newbyteorder("<"))
-            f.write(memoryview(arr.reshape(-1) if arr.ndim else arr.reshape(1)).cast("B"))  # type: ignore[arg-type]
-            release(t)  # a view of a mapped caffemodel: drop its pages once written
+            write_tensor(f, tensors[name])  # then drops the mapped caffemodel pages it was written from
     return Path(path)

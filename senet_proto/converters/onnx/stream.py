@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-import numpy as np
 import onnx
 from google.protobuf.message import Message
 from onnx import TensorProto, helper
@@ -40,7 +39,7 @@ from onnx import TensorProto, helper
 from ...caffe.fastblob import LEN, encode_varint
 from ...errors import OutputError, SenetProtoError
 from ...fsutil import atomic_open, atomic_open_many, check_output_path
-from ..lazy import LazyArray, materialize, release, write_lazy
+from ..lazy import little_endian, materialize, write_tensor
 from .builder import Initializer
 
 EXTERNAL_MIN = 1024  # initializers this large live in the external data (onnx's own default threshold)
@@ -62,11 +61,6 @@ def data_path(out: str | os.PathLike[str]) -> Path:
     """The external-data file of model file ``out``: ``OUT.data`` beside it."""
     p = Path(out)
     return p.with_name(p.name + ".data")
-
-
-def _little_endian(arr: np.ndarray) -> np.ndarray:
-    """The array as contiguous little-endian 1-D data (no copy for a mapped caffemodel blob)."""
-    return np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<")).reshape(-1)
 
 
 @dataclass
@@ -105,7 +99,7 @@ def _with_data(e: _Entry, location: str) -> TensorProto:
     t = TensorProto()
     t.CopyFrom(e.header)
     if not e.external:
-        t.raw_data = _little_endian(materialize(e.init.array)).tobytes()
+        t.raw_data = little_endian(materialize(e.init.array)).tobytes()
         return t
     t.data_location = TensorProto.EXTERNAL
     for key, value in (("location", location), ("offset", str(e.offset)), ("length", str(e.nbytes))):
@@ -164,11 +158,7 @@ def _single_file(model: onnx.ModelProto, entries: list[_Entry]) -> tuple[bytes, 
 
 
 def _write_array(f: IO[bytes], e: _Entry) -> None:
-    if isinstance(e.init.array, LazyArray):
-        write_lazy(f, e.init.array)
-        return
-    f.write(memoryview(_little_endian(materialize(e.init.array))).cast("B"))  # type: ignore[arg-type]
-    release(e.init.array)  # a view of (or computed from) a mapped caffemodel: drop its pages once written
+    write_tensor(f, e.init.array)  # then drops the mapped caffemodel pages it was written (computed) from
 
 
 def _write_single(model: onnx.ModelProto, entries: list[_Entry], out: Path, force: bool) -> None:
