@@ -66,24 +66,10 @@ def check_output_path(path: str | os.PathLike[str], force: bool = False) -> Path
 
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike[str], mode: str = "wb", force: bool = True) -> Iterator[IO]:
-    """Open a temporary file next to ``path``; rename it over ``path`` only on success."""
-    p = check_output_path(path, force=force)
-    parent = p.parent if str(p.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=parent)
-    except OSError as e:
-        raise OutputError(f"cannot write {p}: {e.strerror}") from None
-    try:
-        with _open_fd(fd, mode) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, p)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    """Open a temporary file next to ``path``; rename it over ``path`` only on success (``atomic_open_many``
+    of one file)."""
+    with atomic_open_many([path], mode, force=force) as (f,):
+        yield f
 
 
 @contextlib.contextmanager
