@@ -8,36 +8,13 @@ import numpy as np
 import pytest
 import torch
 from conv_cases import layer
+from legacy_nets import V1, v1_net
 
 from senet_proto.caffe import caffe_pb2, parse_prototxt
 from senet_proto.caffe.upgrade import upgrade_net
 from senet_proto.converters import load_caffe
 from senet_proto.converters.pytorch import build_module
 from senet_proto.errors import CaffemodelError, PrototxtError
-
-V1 = caffe_pb2.V1LayerParameter
-
-
-def v1_net() -> caffe_pb2.NetParameter:
-    """A V1 net (enum types, blobs_lr/weight_decay) with legacy input/input_dim."""
-    net = caffe_pb2.NetParameter(name="v1")
-    net.input.append("data")
-    net.input_dim.extend([2, 3, 9, 8])
-    conv = net.layers.add(name="conv", type=V1.CONVOLUTION, bottom=["data"], top=["conv"])
-    conv.blobs_lr.extend([1, 2])
-    conv.weight_decay.extend([1, 0])
-    conv.convolution_param.num_output = 4
-    conv.convolution_param.kernel_size.append(3)
-    conv.convolution_param.pad.append(1)
-    net.layers.add(name="relu", type=V1.RELU, bottom=["conv"], top=["conv"])
-    pool = net.layers.add(name="pool", type=V1.POOLING, bottom=["conv"], top=["pool"])
-    pool.pooling_param.pool = caffe_pb2.PoolingParameter.AVE
-    pool.pooling_param.kernel_size = 3
-    pool.pooling_param.stride = 2
-    fc = net.layers.add(name="fc", type=V1.INNER_PRODUCT, bottom=["pool"], top=["fc"])
-    fc.inner_product_param.num_output = 5
-    net.layers.add(name="prob", type=V1.SOFTMAX, bottom=["fc"], top=["prob"])
-    return net
 
 
 def legacy_blob(arr: np.ndarray, msg: caffe_pb2.BlobProto) -> None:

@@ -12,8 +12,9 @@ import pytest
 from arch_helpers import random_input
 from click.testing import CliRunner
 from conv_cases import combine, write_model
+from legacy_nets import v1_net
 from test_layers import CASES
-from test_loader import v1_model, v1_net
+from test_loader import v1_model
 
 from senet_proto.caffe import format_prototxt
 from senet_proto.cli import main
