@@ -30,22 +30,23 @@ from senet_proto.generator.options import GenerateOptions
 
 
 def run_both(reference, net, weights, x, **build):
+    """Caffe's blobs, the module's blobs, and the module."""
     caffe = reference.forward(net, weights, x)
     module = build_module(load_caffe(net, weights), **build)
     with torch.no_grad():
         ours = {k: v.numpy() for k, v in module.forward_blobs(torch.from_numpy(x)).items()}
-    return caffe, ours
+    return caffe, ours, module
 
 
 @pytest.mark.parametrize("arch", ARCHS)
 def test_every_blob_matches_caffe(reference, arch_weights, record_property, arch: str) -> None:
     net, weights = arch_weights(arch)
     x = random_input((1, 3, 224, 224))
-    caffe, ours = run_both(reference, net, weights, x)
+    caffe, ours, module = run_both(reference, net, weights, x)
     check_all_blobs(caffe, ours, net, record_property)
     # optimize_for_inference (prepacked oneDNN convolutions): the blocked kernels sum in another order; the
     # deepest net's scores then differ from Caffe's by ~1.1e-4 of their range, as folding BatchNorm does
-    module = build_module(load_caffe(net, weights)).optimize_for_inference()
+    module.optimize_for_inference()
     with torch.inference_mode():
         scores = module.forward_blobs(torch.from_numpy(x))[scores_blob(net)].numpy()
     err = rel_err(scores, caffe[scores_blob(net)])
@@ -58,7 +59,7 @@ def test_every_blob_matches_caffe(reference, arch_weights, record_property, arch
 def test_ceil_pooling_sizes_batch3(reference, arch_weights, record_property, arch: str, size: int) -> None:
     _, weights = arch_weights(arch)
     net = generate(arch, GenerateOptions(input_shape=(3, 3, size, size)))
-    caffe, ours = run_both(reference, net, weights, random_input((3, 3, size, size), seed=size))
+    caffe, ours, _ = run_both(reference, net, weights, random_input((3, 3, size, size), seed=size))
     check_all_blobs(caffe, ours, net, record_property)
 
 
@@ -66,7 +67,7 @@ def test_ceil_pooling_sizes_batch3(reference, arch_weights, record_property, arc
 def test_se_variants(reference, record_property, arch: str, se_style: str, squeeze: str) -> None:
     net = generate(arch, GenerateOptions(se_style=se_style, squeeze=squeeze))
     weights = reference.cached_weights(net, seed=1)
-    caffe, ours = run_both(reference, net, weights, random_input((2, 3, 224, 224), seed=3))
+    caffe, ours, _ = run_both(reference, net, weights, random_input((2, 3, 224, 224), seed=3))
     check_all_blobs(caffe, ours, net, record_property)
 
 
