@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .caffe import caffe_pb2, read_prototxt
+from .caffe.python_axpy import read_python_axpy
 from .caffe.upgrade import upgrade_net
 from .caffe.validate import check_graph
 from .errors import PrototxtError
@@ -29,9 +30,12 @@ def resolve_net(spec: str | Path) -> caffe_pb2.NetParameter:
 
 def resolve_current_net(spec: str | Path) -> caffe_pb2.NetParameter:
     """``resolve_net``, with a legacy V1 net (``layers`` with enum types) upgraded as the converters'
-    loader upgrades it (``upgrade_net``, Caffe's upgrade_proto.cpp) and then checked like any other."""
+    loader upgrades it (``upgrade_net``, Caffe's upgrade_proto.cpp) and then checked like any other, and
+    Python layers named Axpy read as Axpy (``read_python_axpy``, part of that upgrade)."""
     net = resolve_net(spec)
     if len(net.layers):
         net = upgrade_net(net)
         check_graph(net)
+    else:
+        read_python_axpy(net)
     return net

@@ -6,6 +6,7 @@
   ``Input`` layer named ``input`` (UpgradeNetInput).
 - BatchNorm ``param`` specs are dropped (UpgradeNetBatchNorm).
 - Blobs stored with ``num/channels/height/width`` get a 4-D ``shape`` (Blob::FromProto).
+- ``Python`` layers named Axpy become ``Axpy`` layers (``python_axpy``; not Caffe's, the SENet users' spelling).
 
 V0 nets (``layers { layer { ... } }``, before 2014) are rejected with a clear error.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from ..errors import PrototxtError
 from . import caffe_pb2
+from .python_axpy import read_python_axpy
 
 # UpgradeV1LayerType in upgrade_proto.cpp
 V1_TYPE_NAMES: dict[str, str] = {
@@ -136,6 +138,7 @@ def upgrade_net(net: caffe_pb2.NetParameter) -> caffe_pb2.NetParameter:
             layer.ClearField("param")
         for blob in layer.blobs:
             upgrade_blob_shape(blob)
+    read_python_axpy(out)
     return out
 
 

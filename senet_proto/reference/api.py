@@ -196,14 +196,19 @@ def gradients(
 
 
 def _restore_layers(saved: bytes, original: caffe_pb2.NetParameter, axpy: Sequence[str]) -> bytes:
-    """Caffe saved the rewritten net: give Axpy layers their type back and inputs their original shapes."""
+    """Caffe saved the rewritten net: give Axpy layers their own spelling back (type Axpy, or the user's
+    Python layer named Axpy) and inputs their original shapes."""
     msg = caffe_pb2.NetParameter.FromString(saved)
     by_name = {layer.name: layer for layer in original.layer}
     rewritten = set(axpy)
     for layer in msg.layer:
         if layer.name in rewritten:
-            layer.type = "Axpy"
-            layer.ClearField("python_param")
+            own = by_name[layer.name]
+            layer.type = own.type
+            if own.HasField("python_param"):
+                layer.python_param.CopyFrom(own.python_param)
+            else:
+                layer.ClearField("python_param")
         elif layer.type == "Input" and layer.name in by_name:
             layer.input_param.CopyFrom(by_name[layer.name].input_param)
     del msg.input_shape[:]

@@ -1,8 +1,9 @@
 """Prepare an in-memory copy of a user's net for Caffe 1.0 (the user's file is never changed).
 
-* ``Axpy`` layers become Caffe ``Python`` layers running ``inroot/senet_axpy.py``;
+* ``Axpy`` layers, and ``Python`` layers named Axpy (``caffe.python_axpy``), become Caffe ``Python``
+  layers running ``inroot/senet_axpy.py``;
 * input blobs get the shapes of the given arrays;
-* nets that name their own ``Python`` layers are refused: the reference never
+* nets that name any other ``Python`` layer are refused: the reference never
   imports or runs a module named in a user's file.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from ..caffe import caffe_pb2
+from ..caffe.python_axpy import read_python_axpy
 from ..caffe.validate import layers_for_phase
 from ..errors import CaffeReferenceError
 
@@ -19,7 +21,7 @@ AXPY_CLASS = "AxpyLayer"
 
 
 def rewrite_for_caffe(net: caffe_pb2.NetParameter) -> tuple[caffe_pb2.NetParameter, list[str]]:
-    """A copy of ``net`` with Axpy as a Python layer; also the names of the rewritten layers."""
+    """A copy of ``net`` with Axpy (either spelling) as our Python layer; also the names of the rewritten layers."""
     if len(net.layers):
         # V1 nets have enum layer types: no Axpy and no Python layer can hide there.
         out = caffe_pb2.NetParameter()
@@ -27,6 +29,7 @@ def rewrite_for_caffe(net: caffe_pb2.NetParameter) -> tuple[caffe_pb2.NetParamet
         return out, []
     out = caffe_pb2.NetParameter()
     out.CopyFrom(net)
+    read_python_axpy(out)
     rewritten: list[str] = []
     for layer in out.layer:
         if layer.type == "Python":

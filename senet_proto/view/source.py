@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..caffe import caffe_pb2, format_prototxt, parse_prototxt
 from ..caffe.io import HEADER
+from ..caffe.python_axpy import read_python_axpy
 from ..caffe.validate import check_graph
 from ..errors import PrototxtError
 
@@ -36,6 +37,7 @@ def load_source(spec: str) -> NetSource:
         net = parse_prototxt(data, source=str(path))
         if len(net.layer) or not len(net.layers):
             check_graph(net)  # Caffe's own structural rules: known bottoms, one producer, sane shapes
+            read_python_axpy(net)  # the text is shown as written; the net's Python Axpy layers are Axpy
         text = data.decode("utf-8")  # parse_prototxt checked it is UTF-8
         return NetSource(net, text, _safe_name(path.name), True)
     from ..nets import resolve_net
