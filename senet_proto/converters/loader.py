@@ -2,12 +2,14 @@
 
 The prototxt and the caffemodel are parsed with the project's schema and
 upgraded as Caffe does (V1 ``layers``, legacy inputs, legacy blob shapes).
-Weights are matched to layers by name, as Caffe's ``CopyTrainedLayersFrom``:
+Weights are matched to layers by name, as Caffe's ``CopyTrainedLayersFrom``: the
+prototxt layer's type and parameters say how many blobs of which shapes it takes,
+and the caffemodel layer of that name must have them; its own type is not compared
+(a differing type whose blobs fit is logged at INFO, e.g. Axpy layers saved as ``Python``).
 
 - a prototxt layer that needs weights and has none in the caffemodel,
 - a wrong number of blobs, or blob shapes that contradict the layer's parameters,
 - a caffemodel layer with blobs that the prototxt does not have,
-- a caffemodel layer whose type differs from the prototxt layer of that name,
 
 are ``CaffemodelError``s naming the layer. Caffemodels saved from a training
 net carry parameter-free data, loss and accuracy layers; those are ignored.
@@ -22,6 +24,7 @@ reader); layers of other phases are kept in ``net`` but get no weights.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,9 +35,12 @@ import numpy as np
 
 from ..caffe import caffe_pb2, read_caffemodel_proto, read_prototxt
 from ..caffe.fastblob import read_fast
+from ..caffe.python_axpy import is_python_axpy
 from ..caffe.upgrade import V1_TYPE_NAMES, upgrade_net
 from ..caffe.validate import check_graph, layers_for_phase
 from ..errors import CaffemodelError, PrototxtError
+
+log = logging.getLogger("senet_proto")
 
 NetLike = Union[str, "os.PathLike[str]", Any]  # a path, or a parsed caffe_pb2.NetParameter
 
@@ -192,10 +198,14 @@ def _fmt(shape: tuple[int | None, ...]) -> str:
     return "(" + ", ".join("?" if d is None else str(d) for d in shape) + ")"
 
 
-def check_blobs(layer: caffe_pb2.LayerParameter, blobs: list[np.ndarray], legacy: list[bool]) -> list[np.ndarray]:
-    """Check a layer's blobs against its parameters; return them (legacy 4-D blobs reshaped)."""
+def check_blobs(layer: caffe_pb2.LayerParameter, blobs: list[np.ndarray], legacy: list[bool],
+                source_type: str = "") -> list[np.ndarray]:
+    """Check a layer's blobs against its parameters; return them (legacy 4-D blobs reshaped).
+
+    ``source_type``: the caffemodel layer's type when it differs (named in errors; the blobs decide)."""
     fn = EXPECTED_BLOBS.get(layer.type)
-    where = f"layer '{layer.name}' ({layer.type})"
+    other = f"; {source_type} in the caffemodel" if source_type and source_type != layer.type else ""
+    where = f"layer '{layer.name}' ({layer.type}{other})"
     if fn is None:
         if layer.type in PARAMETER_FREE_TYPES and blobs:
             raise CaffemodelError(f"{where}: takes no weights but the caffemodel has {len(blobs)} blob(s)")
@@ -243,7 +253,9 @@ def load_caffe(prototxt: NetLike, caffemodel: NetLike | None, *, allow_extra: bo
 
     ``caffemodel=None`` gives a net without weights (for layouts that need none).
     """
-    net = upgrade_net(_as_net(prototxt, "prototxt"))
+    written = _as_net(prototxt, "prototxt")
+    as_python = {ly.name for ly in written.layer if is_python_axpy(ly)}  # Python in both files: not retyped
+    net = upgrade_net(written)
     check_graph(net, phase)
     source = str(caffemodel) if caffemodel is not None and not isinstance(caffemodel, caffe_pb2.NetParameter) else ""
     result = CaffeNet(net=net, source=source)
@@ -256,6 +268,7 @@ def load_caffe(prototxt: NetLike, caffemodel: NetLike | None, *, allow_extra: bo
     wanted = {ly.name: ly for ly in layers_for_phase(net, phase)}
     all_names = {ly.name for ly in net.layer}
     seen: set[str] = set()
+    retyped: dict[tuple[str, str], list[str]] = {}
     sources = list(_model_layers(model, preread))
     extra_free: list[_SourceLayer] = []
     for src in sources:  # blobs the prototxt has no place for: the most telling sign of a mismatched pair
@@ -275,16 +288,19 @@ def load_caffe(prototxt: NetLike, caffemodel: NetLike | None, *, allow_extra: bo
         if src.name in seen:
             raise CaffemodelError(f"{prefix}caffemodel has two layers named '{src.name}'")
         seen.add(src.name)
-        if src.type and target.type and src.type != target.type:
-            raise CaffemodelError(
-                f"{prefix}layer '{src.name}' is {target.type} in the prototxt but {src.type} in the caffemodel"
-            )
+        if src.type and target.type and src.type != target.type and not (
+                src.type == "Python" and src.name in as_python):  # Caffe compares blobs, never types
+            retyped.setdefault((target.type, src.type), []).append(src.name)
         if not len(src.blobs):
             continue
         legacy = [_is_legacy(b) for b in src.blobs]
         arrays = [decode_blob(b, f"{prefix}layer '{src.name}' blob {i}", src.data[i] if src.data else None)
                   for i, b in enumerate(src.blobs)]
-        result.weights[src.name] = check_blobs(target, arrays, legacy)
+        result.weights[src.name] = check_blobs(target, arrays, legacy, src.type)
+    for (ours, theirs), layers in retyped.items():
+        log.info("%s%d layer(s) %s in the prototxt are %s in the caffemodel (%s); their blobs fit, and weights "
+                 "are matched by name as Caffe does", prefix, len(layers), ours, theirs,
+                 ", ".join(f"'{n}'" for n in layers[:3]) + (f" and {len(layers) - 3} more" if len(layers) > 3 else ""))
     for name, layer in wanted.items():
         if name not in result.weights and _needs_weights(layer):
             raise CaffemodelError(
