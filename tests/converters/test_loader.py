@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -137,10 +138,22 @@ def test_training_snapshot_layers_are_ignored() -> None:
     assert sorted(load_caffe(small_net(), model).weights) == ["bn", "conv"]
 
 
-def test_type_mismatch_is_an_error() -> None:
+def test_types_are_not_compared_blobs_decide(caplog: pytest.LogCaptureFixture) -> None:
+    """As Caffe's CopyTrainedLayersFrom: matched by name; a differing type whose blobs fit loads (said at INFO),
+    one whose blobs do not fit is refused naming both types and both shapes."""
     model = small_model()
     model.layer[0].type = "Deconvolution"
-    with pytest.raises(CaffemodelError, match="Convolution in the prototxt but Deconvolution"):
+    model.layer[1].type = "Python"
+    with caplog.at_level(logging.INFO, logger="senet_proto"):
+        cn = load_caffe(small_net(), model)
+    np.testing.assert_array_equal(cn.weights["conv"][0], np.ones((4, 3, 3, 3), np.float32))
+    said = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert any("Convolution in the prototxt are Deconvolution in the caffemodel ('conv')" in m for m in said), said
+    assert any("BatchNorm in the prototxt are Python in the caffemodel ('bn')" in m for m in said), said
+    model = small_model(conv=[np.ones((3, 4, 3, 3)), np.zeros(4)])
+    model.layer[0].type = "Deconvolution"
+    with pytest.raises(CaffemodelError, match=r"layer 'conv' \(Convolution; Deconvolution in the caffemodel\): "
+                                              r"blob 0 has shape \(3, 4, 3, 3\).*\(4, \?, 3, 3\)"):
         load_caffe(small_net(), model)
 
 

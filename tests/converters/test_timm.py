@@ -152,3 +152,32 @@ def test_convert_to_timm_cli_errors(resnet50_files, tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["convert", str(proto), str(weights), "--to", "timm", "-o", str(out),
                                        "--fuse-bn"])
     assert result.exit_code == 2 and "--fuse-bn does not apply" in result.output and not out.exists()
+
+
+def test_axpy_saved_as_python_layers_maps_to_timm(reference, resnet50_files, tmp_path: Path) -> None:
+    """Caffe-saved weights of the Python-layer spelling (its Axpy layers typed Python) map to timm from either
+    spelling of the prototxt: the same state dict, bit for bit, as the official pair (same seed, same blobs)."""
+    from safetensors.numpy import load_file
+
+    from senet_proto.caffe import read_prototxt, write_prototxt
+
+    proto, weights = resnet50_files
+    python = read_prototxt(proto)
+    for ly in python.layer:
+        if ly.type == "Axpy":
+            ly.type, ly.python_param.module, ly.python_param.layer = "Python", "axpy_layer", "Axpy"
+    python_proto = tmp_path / "python.prototxt"
+    write_prototxt(python, python_proto)
+    python_weights = reference.cached_weights(python, seed=0)
+    dicts = []
+    for i, (p, w) in enumerate([(proto, weights), (proto, python_weights), (python_proto, python_weights)]):
+        out = tmp_path / f"sd{i}.safetensors"
+        result = CliRunner().invoke(main, ["convert", str(p), str(w), "--to", "timm", "-o", str(out)])
+        assert result.exit_code == 0, result.output
+        dicts.append(load_file(str(out)))
+    model = timm.create_model("legacy_seresnet50", pretrained=False)
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in dicts[2].items()}, strict=True)
+    for other in dicts[1:]:
+        assert other.keys() == dicts[0].keys()
+        for key, value in dicts[0].items():
+            np.testing.assert_array_equal(other[key], value, err_msg=key)
