@@ -145,7 +145,8 @@ def build_solver(net_path: str, opts: GenerateOptions, *, weights: str | None = 
         s.iter_size = opts.iter_size
     s.display = min(20, epoch)
     s.max_iter = max_iter
-    s.snapshot = epoch * max(1, opts.total_epochs // 10)
+    if opts.total_epochs >= 10:  # ten snapshots a run; a shorter run only its final one (snapshot_after_train)
+        s.snapshot = epoch * (opts.total_epochs // 10)
     # default: snapshots/<net file's name without suffix>_iter_N.caffemodel (the caller creates the folder)
     s.snapshot_prefix = snapshot_prefix or f"snapshots/{PurePosixPath(net_path).name.split('.')[0] or 'net'}"
     s.solver_mode = caffe_pb2.SolverParameter.SolverMode.Value(opts.solver_mode.upper())
