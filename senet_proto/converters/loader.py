@@ -275,12 +275,12 @@ def load_caffe(prototxt: NetLike, caffemodel: NetLike | None, *, allow_extra: bo
         if src.name in seen:
             raise CaffemodelError(f"{prefix}caffemodel has two layers named '{src.name}'")
         seen.add(src.name)
+        if not len(src.blobs):  # nothing to load (a snapshot's Data layer where the deploy net has its Input)
+            continue
         if src.type and target.type and src.type != target.type:
             raise CaffemodelError(
                 f"{prefix}layer '{src.name}' is {target.type} in the prototxt but {src.type} in the caffemodel"
             )
-        if not len(src.blobs):
-            continue
         legacy = [_is_legacy(b) for b in src.blobs]
         arrays = [decode_blob(b, f"{prefix}layer '{src.name}' blob {i}", src.data[i] if src.data else None)
                   for i, b in enumerate(src.blobs)]

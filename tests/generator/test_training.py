@@ -101,3 +101,40 @@ def test_generated_solver_and_train_val_learn_in_caffe(caffe_root: Path, tmp_pat
     assert accuracy >= 0.9, log[-3000:]
     accuracy, log = _train_small_net(tmp_path, with_fillers=False)
     assert accuracy <= 0.6, log[-3000:]
+
+
+def test_finetune_workflow_starts_from_official_weights_and_its_snapshot_converts(caffe_root: Path,
+                                                                                  tmp_path: Path) -> None:
+    """The README's fine-tuning commands: official-shaped SE-ResNet-50 weights (those `senet-proto weights`
+    makes), a 10-class fine-tune net and solver, `caffe train --solver` (the solver's `weights:` loads them,
+    the renamed classifier starts afresh), a falling loss, and the snapshot converts with the deploy net."""
+    from senet_proto.generator import generate
+    from senet_proto.reference import cached_weights
+    from senet_proto.reference.backend import job_dir
+
+    official = cached_weights(generate("se-resnet-50"), seed=0)
+    with job_dir() as job:
+        run = job.path / "run"
+        run.mkdir()
+        job.add_file("official.caffemodel", official)
+        weights = job.path / "official.caffemodel"
+        # stock Caffe has no Axpy layer: the scale style (same layer names and blobs) takes the official weights
+        common = ["se-resnet-50", "--se-style", "scale", "--num-classes", "10", "--finetune", str(weights)]
+        _generate([*common, "--phase", "train", "--data", "dummy", "--input-shape", "1,3,64,64",
+                   "--batch-size", "2", "--iter-size", "1", "--train-size", "2", "--val-size", "2", "--epochs", "6",
+                   "--lr-policy", "fixed", "--solver-mode", "cpu", "--seed", "0",
+                   "-o", str(run / "train_val.prototxt"), "--solver", str(run / "solver.prototxt")])
+        solver = parse_prototxt((run / "solver.prototxt").read_text(), message=caffe_pb2.SolverParameter)
+        assert list(solver.weights) == ["../official.caffemodel"]
+        log = job.tool(["caffe", "train", "--solver", "solver.prototxt"], cwd="run")
+        assert "Ignoring source layer classifier" in log, "the official classifier must not be copied"
+        losses = [float(v) for v in re.findall(r"Train net output #\d+: loss = ([-\d.eE+naif]+)", log)]
+        assert len(losses) == solver.max_iter and np.isfinite(losses).all(), log[-2000:]
+        assert losses[-1] < losses[0], losses
+        snapshot = run / f"{solver.snapshot_prefix}_iter_{solver.max_iter}.caffemodel"
+        assert snapshot.is_file(), log[-2000:]
+        deploy, out = tmp_path / "deploy.prototxt", tmp_path / "finetuned.safetensors"
+        _generate([*common, "-o", str(deploy)])
+        result = CliRunner().invoke(main, ["convert", str(deploy), str(snapshot), "-o", str(out)])
+        assert result.exit_code == 0, result.output
+        assert out.stat().st_size > 0
