@@ -78,11 +78,11 @@ class GenerateOptions:
         if self.num_classes == 1:
             raise UsageError("--num-classes 1 gives a softmax over one class, always 1 (nothing to predict or "
                              "learn); use 2 or more")
-        for name, value in (("batch-size", self.batch_size), ("iter-size", self.iter_size),
-                            ("train-size", self.train_size), ("val-size", self.val_size),
-                            ("epochs", self.total_epochs)):
-            if not isinstance(value, int) or value < 1:
-                raise UsageError(f"--{name} must be a positive integer, got {value!r}")
+        for option, count in (("batch-size", self.batch_size), ("iter-size", self.iter_size),
+                              ("train-size", self.train_size), ("val-size", self.val_size),
+                              ("epochs", self.total_epochs)):
+            if not isinstance(count, int) or count < 1:
+                raise UsageError(f"--{option} must be a positive integer, got {count!r}")
         if self.phase == "train":
             if shape[2] != shape[3]:
                 raise UsageError(f"--input-shape {','.join(map(str, shape))}: the train phase crops squares "
