@@ -12,20 +12,8 @@ from ..caffe import format_prototxt
 from ..caffe.io import HEADER
 from ..errors import UsageError
 from ..fsutil import atomic_open_many, atomic_write_text, check_output_path
-from ..generator import (
-    ARCH_IDS,
-    ARCHITECTURES,
-    DATA_SOURCES,
-    LR_POLICIES,
-    PHASES,
-    SE_STYLES,
-    SOLVER_MODES,
-    SQUEEZES,
-    GenerateOptions,
-    generate,
-    generate_solver,
-    parse_shape,
-)
+from ..generator import ARCH_IDS, ARCHITECTURES, GenerateOptions, generate, generate_solver, parse_shape
+from ..generator.options import DATA_SOURCES, LR_POLICIES, PHASES, SE_STYLES, SOLVER_MODES, SQUEEZES
 from .common import guarded, verbosity_options
 
 
