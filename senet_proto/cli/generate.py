@@ -130,7 +130,7 @@ def _relative_to(path: str, folder: Path) -> str:
 @click.option("--solver-mode", type=click.Choice(SOLVER_MODES), default="gpu", show_default=True,
               help="Solver: cpu for a CPU-only Caffe (Debian's).")
 @click.option("--lr-policy", type=click.Choice(LR_POLICIES), default="step", show_default=True,
-              help="Solver: step (x0.1 every 30%% of the run), multistep (the same, as stepvalues), poly, fixed.")
+              help="Solver: step (x0.1 every 30% of the run), multistep (the same, as stepvalues), poly, fixed.")
 @click.option("--seed", type=int, help="Solver: random_seed (reproducible fillers and shuffling).")
 @verbosity_options
 @guarded
