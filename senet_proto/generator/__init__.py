@@ -13,7 +13,16 @@ from ..caffe import caffe_pb2, format_prototxt
 from ..caffe.io import HEADER
 from ..errors import UsageError
 from .network import build_net, build_solver
-from .options import DATA_SOURCES, PHASES, SE_STYLES, SQUEEZES, GenerateOptions, parse_shape
+from .options import (
+    DATA_SOURCES,
+    LR_POLICIES,
+    PHASES,
+    SE_STYLES,
+    SOLVER_MODES,
+    SQUEEZES,
+    GenerateOptions,
+    parse_shape,
+)
 from .template import Template, load_template
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -60,16 +69,20 @@ def generate_prototxt(arch_or_template: str | Path, options: GenerateOptions | N
     return format_prototxt(generate(arch_or_template, options), header=HEADER)
 
 
-def generate_solver(net_path: str, options: GenerateOptions | None = None) -> caffe_pb2.SolverParameter:
-    return build_solver(net_path, options or GenerateOptions(phase="train"))
+def generate_solver(net_path: str, options: GenerateOptions | None = None, *,
+                    weights: str | None = None) -> caffe_pb2.SolverParameter:
+    """The solver of a train_val net; paths relative to the folder ``caffe train`` runs in (the solver's)."""
+    return build_solver(net_path, options or GenerateOptions(phase="train"), weights=weights)
 
 
 __all__ = [
     "ARCHITECTURES",
     "ARCH_IDS",
     "DATA_SOURCES",
+    "LR_POLICIES",
     "PHASES",
     "SE_STYLES",
+    "SOLVER_MODES",
     "SQUEEZES",
     "ArchInfo",
     "GenerateOptions",

@@ -31,6 +31,8 @@ class NetBuilder:
 
     name: str
     explicit_stride: bool = True
+    # train_val nets: explicit initial values (Caffe's default filler is the constant 0, which never learns)
+    fillers: bool = False
     net: caffe_pb2.NetParameter = field(default_factory=caffe_pb2.NetParameter)
     shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
@@ -44,6 +46,18 @@ class NetBuilder:
         layer.bottom.extend(bottoms)
         layer.top.extend(tops)
         return layer
+
+    def _fill(self, weight: caffe_pb2.FillerParameter, bias: caffe_pb2.FillerParameter | None,
+              kind: str = "msra") -> None:
+        """He et al.'s "msra" (or a small gaussian) for weights, the constant 0 for biases; train_val only."""
+        if not self.fillers:
+            return
+        weight.type = kind
+        if kind == "gaussian":
+            weight.std = 0.01
+        if bias is not None:
+            bias.type = "constant"
+            bias.value = 0.0
 
     def _spatial(self, blob: str) -> tuple[int, ...]:
         shape = self.shapes[blob]
@@ -90,6 +104,7 @@ class NetBuilder:
             p.group = group
         if stride != 1 or (self.explicit_stride if explicit_stride is None else explicit_stride):
             p.stride.append(stride)
+        self._fill(p.weight_filler, p.bias_filler if bias else None)
         n, _, h, w = self._spatial(bottom)
         shape = (n, num_output, conv_out(h, kernel, stride, pad), conv_out(w, kernel, stride, pad))
         self._check_positive(name, shape)
@@ -102,6 +117,11 @@ class NetBuilder:
             bn.batch_norm_param.use_global_stats = use_global_stats
         scale = self._layer(f"{blob}/bn/scale", "Scale", [blob], [blob])
         scale.scale_param.bias_term = True
+        if self.fillers:  # Caffe's defaults, written out: gamma 1, beta 0
+            scale.scale_param.filler.type = "constant"
+            scale.scale_param.filler.value = 1.0
+            scale.scale_param.bias_filler.type = "constant"
+            scale.scale_param.bias_filler.value = 0.0
 
     def relu(self, name: str, blob: str) -> None:
         self._layer(name, "ReLU", [blob], [blob])
@@ -134,9 +154,18 @@ class NetBuilder:
         self.shapes[name] = (n, c, 1, 1)
         return name
 
-    def inner_product(self, name: str, bottom: str, num_output: int) -> str:
+    def inner_product(self, name: str, bottom: str, num_output: int, filler: str = "msra",
+                      lr_mult: float = 1.0) -> str:
+        """A fully connected layer; ``lr_mult`` != 1 sets its weights' (and twice that for the biases')."""
         layer = self._layer(name, "InnerProduct", [bottom], [name])
-        layer.inner_product_param.num_output = num_output
+        p = layer.inner_product_param
+        p.num_output = num_output
+        self._fill(p.weight_filler, p.bias_filler, filler)
+        if lr_mult != 1.0:
+            for mult, decay in ((lr_mult, 1.0), (2 * lr_mult, 0.0)):
+                spec = layer.param.add()
+                spec.lr_mult = mult
+                spec.decay_mult = decay
         self.shapes[name] = (self.shapes[bottom][0], num_output)
         return name
 

@@ -9,7 +9,9 @@ from ..errors import UsageError
 SE_STYLES = ("axpy", "scale", "none")
 SQUEEZES = ("conv", "fc")
 PHASES = ("deploy", "train")
-DATA_SOURCES = ("lmdb", "dummy")
+DATA_SOURCES = ("lmdb", "images", "dummy")
+SOLVER_MODES = ("cpu", "gpu")
+LR_POLICIES = ("step", "multistep", "poly", "fixed")
 
 
 @dataclass(frozen=True)
@@ -27,9 +29,29 @@ class GenerateOptions:
     input_shape: tuple[int, int, int, int] = (1, 3, 224, 224)
     num_classes: int = 1000
     phase: str = "deploy"
-    data: str = "lmdb"  # train phase: an LMDB Data layer, or DummyData (synthetic, for smoke tests)
+    data: str = "lmdb"  # train phase: LMDB Data layers, ImageData layers (lists of images), or DummyData
     train_source: str = "train_lmdb"
     val_source: str = "val_lmdb"
+    # train phase: the batch of one forward pass (train and val), independent of the deploy input's N
+    batch_size: int = 64
+    # fine-tuning: the classifier gets a new name (Caffe initialises it) and a higher learning rate
+    finetune: bool = False
+    # solver (train phase): effective batch = batch_size * iter_size; sizes give test_iter and the schedule
+    iter_size: int = 4
+    epochs: int | None = None  # None: 100 from scratch (the paper's), 30 when fine-tuning
+    train_size: int = 1281167
+    val_size: int = 50000
+    solver_mode: str = "gpu"
+    lr_policy: str = "step"
+    seed: int | None = None
+
+    @property
+    def effective_batch(self) -> int:
+        return self.batch_size * self.iter_size
+
+    @property
+    def total_epochs(self) -> int:
+        return self.epochs if self.epochs is not None else (30 if self.finetune else 100)
 
     def validate(self) -> None:
         for name, value, choices in (
@@ -37,6 +59,8 @@ class GenerateOptions:
             ("squeeze", self.squeeze, SQUEEZES),
             ("phase", self.phase, PHASES),
             ("data", self.data, DATA_SOURCES),
+            ("solver-mode", self.solver_mode, SOLVER_MODES),
+            ("lr-policy", self.lr_policy, LR_POLICIES),
         ):
             if value not in choices:
                 raise UsageError(f"--{name} must be one of {', '.join(choices)}, got {value!r}")
@@ -51,6 +75,21 @@ class GenerateOptions:
             raise UsageError(f"--input-shape {shape} is unreasonably large")
         if not isinstance(self.num_classes, int) or self.num_classes < 1:
             raise UsageError(f"--num-classes must be a positive integer, got {self.num_classes!r}")
+        if self.num_classes == 1:
+            raise UsageError("--num-classes 1 gives a softmax over one class, always 1 (nothing to predict or "
+                             "learn); use 2 or more")
+        for option, count in (("batch-size", self.batch_size), ("iter-size", self.iter_size),
+                              ("train-size", self.train_size), ("val-size", self.val_size),
+                              ("epochs", self.total_epochs)):
+            if not isinstance(count, int) or count < 1:
+                raise UsageError(f"--{option} must be a positive integer, got {count!r}")
+        if self.phase == "train":
+            if shape[2] != shape[3]:
+                raise UsageError(f"--input-shape {','.join(map(str, shape))}: the train phase crops squares "
+                                 "(Caffe's crop_size); give H = W")
+            if shape[0] not in (1, self.batch_size):
+                raise UsageError(f"--input-shape N={shape[0]} is the deploy batch; the train phase's batch is "
+                                 f"--batch-size ({self.batch_size})")
 
 
 def parse_shape(text: str) -> tuple[int, int, int, int]:

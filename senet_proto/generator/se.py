@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..errors import UsageError
 from .builder import NetBuilder
 from .options import GenerateOptions
 
@@ -9,7 +10,10 @@ from .options import GenerateOptions
 def excite(b: NetBuilder, prefix: str, x: str, opts: GenerateOptions) -> str:
     """Pool -> squeeze -> ReLU -> excite -> Sigmoid on blob ``x``; return the gate blob (N×C×1×1 or N×C)."""
     channels = b.shapes[x][1]
-    hidden = max(1, channels // opts.reduction)
+    hidden = channels // opts.reduction
+    if hidden < 1:  # refused rather than silently clamped to a 1-channel bottleneck
+        raise UsageError(f"--reduction {opts.reduction} is larger than the {channels} channels of SE block "
+                         f"'{prefix}' (its bottleneck would have no channel); use at most {channels}")
     pooled = b.global_pool(f"{prefix}_global_pool", x)
     if opts.squeeze == "conv":
         down = b.conv(f"{prefix}_1x1_down", pooled, hidden, kernel=1, bias=True, explicit_stride=True)

@@ -142,8 +142,10 @@ def forward(
     *,
     seed: int = 0,
     blobs: Sequence[str] | None = None,
+    phase: str = "test",
 ) -> dict[str, np.ndarray]:
-    """Run real Caffe (TEST phase) and return every blob of ``net.blobs`` after the forward pass.
+    """Run real Caffe (TEST phase, or ``phase="train"``) and return every blob of ``net.blobs`` after the
+    forward pass.
 
     ``inputs`` maps input blob names to arrays (or is one array for a net with one input); the input
     blobs take the arrays' shapes.  Without inputs, every input is random normal with std ``INPUT_STD``
@@ -164,7 +166,9 @@ def forward(
             missing = sorted(set(netprep.input_shapes(prepared)) - set(named))
             raise CaffeReferenceError(f"inputs missing: {', '.join(missing)} (pass all inputs or none)")
     weights = _existing(caffemodel, "caffemodel") if caffemodel is not None else None
-    spec = {"cmd": "forward", "seed": int(seed), "input_std": INPUT_STD,
+    if phase not in ("test", "train"):
+        raise CaffeReferenceError(f"phase must be 'test' or 'train', not {phase!r}")
+    spec = {"cmd": "forward", "seed": int(seed), "input_std": INPUT_STD, "phase": phase,
             "blobs": list(blobs) if blobs is not None else None, "known": netprep.blob_names(prepared)}
     return _run_blob_job(prepared, named, weights, spec)
 

@@ -145,6 +145,28 @@ class Job:
         data: dict[str, Any] = json.loads(result.read_text())
         return data
 
+    def tool(self, argv: list[str], cwd: str = ".") -> str:
+        """Run one of Caffe's command-line tools (``caffe train --solver ...``) in folder ``cwd`` of the job
+        (Caffe resolves the files' relative paths from there); return its log."""
+        env = {"GLOG_logtostderr": "1", "LANG": "C.UTF-8", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/tmp"}
+        for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            if key in os.environ:
+                env[key] = os.environ[key]
+        where = f"{self.inner}/{cwd}"
+        if self.backend.kind == "root":
+            assert self.backend.root is not None
+            cmd = ["chroot", str(self.backend.root), "env", "-C", where, *argv]
+        else:
+            env["PATH"] = os.environ.get("PATH", env["PATH"])
+            cmd = ["env", "-C", where, *argv]
+        try:
+            proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        except OSError as e:
+            raise CaffeReferenceError(f"cannot start {argv[0]}: {e.strerror}") from None
+        if proc.returncode != 0:
+            raise CaffeReferenceError(self._failure(proc.returncode, proc.stdout).replace("Caffe", argv[0], 1))
+        return proc.stdout
+
     def _failure(self, rc: int, stderr: str) -> str:
         err = self.path / "error.txt"
         if rc == ERROR_EXIT and err.exists():

@@ -26,7 +26,8 @@ log = logging.getLogger("senet_proto.reference")
 SUITE = "bullseye"
 # The BLAS is named: Caffe's float32 rounding depends on it (a deep net's scores move by ~1e-4 of their range
 # between OpenBLAS and the reference BLAS), and debootstrap and apt would pick different ones on their own.
-PACKAGES = ("python3-caffe", "python3-numpy", "libopenblas0-pthread")
+# ``caffe`` ships the command-line tools (``caffe train``, ``convert_imageset``) of the same Caffe build.
+PACKAGES = ("python3-caffe", "python3-numpy", "libopenblas0-pthread", "caffe")
 MARKER = ".senet-proto-root-ok"
 
 
@@ -40,9 +41,33 @@ def root_path() -> Path:
     return Path(env) if env else cache_dir() / "debian11-caffe"
 
 
+def _marked_packages(root: Path) -> list[str]:
+    """The packages the root's marker says were installed (after the suite name); none without a marker."""
+    try:
+        return (root / MARKER).read_text().split()[1:]
+    except OSError:
+        return []
+
+
 def root_ready(root: Path | None = None) -> bool:
+    """A finished root whose marker lists every package of PACKAGES (an older root lacks the newer ones)."""
     root = root or root_path()
-    return (root / MARKER).is_file() and (root / "usr/bin/python3").exists()
+    return (root / "usr/bin/python3").exists() and set(PACKAGES) <= set(_marked_packages(root))
+
+
+def _install_missing(root: Path) -> None:
+    """Bring a finished root made with fewer PACKAGES up to date: apt-get inside it, then a new marker."""
+    missing = [p for p in PACKAGES if p not in _marked_packages(root)]
+    log.warning("adding %s to the Caffe reference root %s", " ".join(missing), root)
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "DEBIAN_FRONTEND": "noninteractive", "LANG": "C.UTF-8"}
+    for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", *missing]):
+        proc = subprocess.run(["chroot", str(root), *cmd], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, env=env)
+        if proc.returncode != 0:
+            tail = " | ".join(proc.stdout.strip().splitlines()[-3:])
+            raise CaffeReferenceError(f"cannot add {' '.join(missing)} to {root}: {' '.join(cmd)} "
+                                      f"failed (exit {proc.returncode}): {tail}")
+    (root / MARKER).write_text(f"{SUITE} {' '.join(PACKAGES)}\n")
 
 
 def _apt_sources() -> list[str]:
@@ -94,7 +119,8 @@ def ensure_root(root: Path | None = None) -> Path:
         return root
     if os.geteuid() != 0:
         raise CaffeReferenceError(
-            f"the Caffe reference root {root} does not exist and creating it needs root "
+            f"the Caffe reference root {root} does not exist or lacks packages ({', '.join(PACKAGES)}), "
+            "and creating or completing it needs root "
             "(debootstrap and chroot); run once as root or set SENET_PROTO_CAFFE_ROOT to an existing root"
         )
     root.parent.mkdir(parents=True, exist_ok=True)
@@ -102,6 +128,9 @@ def ensure_root(root: Path | None = None) -> Path:
     with open(lock_path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if root_ready(root):
+            return root
+        if (root / MARKER).is_file() and (root / "usr/bin/python3").exists():
+            _install_missing(root)
             return root
         exe = _ensure_debootstrap()
         mirror = debian_mirror()

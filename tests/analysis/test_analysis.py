@@ -191,7 +191,7 @@ def test_train_nets_count_like_deploy_nets(arch: str) -> None:
     from senet_proto.generator import GenerateOptions, generate
 
     deploy = summarize(generate(arch))
-    for data in ("lmdb", "dummy"):
-        train = summarize(generate(arch, GenerateOptions(phase="train", data=data)))
+    for data in ("lmdb", "images", "dummy"):  # a train batch of 1, as the deploy input's (MACs count the batch)
+        train = summarize(generate(arch, GenerateOptions(phase="train", data=data, batch_size=1)))
         assert (train.params, train.macs, train.se_macs) == (deploy.params, deploy.macs, deploy.se_macs)
         assert set(train.outputs) >= {"loss"} and train.outputs["loss"] == ()

@@ -43,13 +43,22 @@ def test_generate_to_stdout_and_file(runner: CliRunner, tmp_path: Path) -> None:
 
 
 def test_generate_train_with_solver(runner: CliRunner, tmp_path: Path) -> None:
-    net, solver = tmp_path / "train_val.prototxt", tmp_path / "solver.prototxt"
+    """Every path in both files is relative to the solver's folder (where `caffe train` runs)."""
+    (tmp_path / "nets").mkdir()
+    (tmp_path / "run").mkdir()
+    (tmp_path / "w.caffemodel").write_bytes(b"")
+    net, solver = tmp_path / "nets" / "train_val.prototxt", tmp_path / "run" / "solver.prototxt"
     result = runner.invoke(main, ["generate", "se-resnet-50", "--phase", "train", "-o", str(net),
-                                  "--solver", str(solver)])
+                                  "--solver", str(solver), "--train-source", str(tmp_path / "train_lmdb"),
+                                  "--finetune", str(tmp_path / "w.caffemodel"), "--num-classes", "10"])
     assert result.exit_code == 0, result.output
     s = parse_prototxt(solver.read_text(), message=caffe_pb2.SolverParameter)
-    assert s.net == str(net) and s.momentum == pytest.approx(0.9)
-    assert any(ly.type == "SoftmaxWithLoss" for ly in parse_prototxt(net.read_text()).layer)
+    assert s.net == "../nets/train_val.prototxt" and s.momentum == pytest.approx(0.9)
+    assert list(s.weights) == ["../w.caffemodel"] and s.solver_mode == caffe_pb2.SolverParameter.GPU
+    assert (tmp_path / "run" / s.snapshot_prefix).parent.is_dir(), "the snapshot folder is created"
+    layers = parse_prototxt(net.read_text()).layer
+    assert any(ly.type == "SoftmaxWithLoss" for ly in layers)
+    assert next(ly for ly in layers if ly.type == "Data").data_param.source == "../train_lmdb"
 
 
 def test_generate_from_template(runner: CliRunner, tmp_path: Path) -> None:
@@ -80,6 +89,18 @@ def _one_error_line(result, code: int) -> str:
         (["generate", "se-resnet-50", "--reduction", "0"], 2, "--reduction"),
         (["generate", "se-resnet-50", "--num-classes", "-1"], 2, "--num-classes"),
         (["generate", "se-resnet-50", "--solver", "s.prototxt"], 2, "--solver needs --phase train"),
+        (["generate", "se-resnet-50", "--data", "dummy"], 2, "--data need --phase train"),
+        (["generate", "se-resnet-50", "--batch-size", "8", "--train-source", "x"], 2,
+         "--train-source, --batch-size need --phase train"),
+        (["generate", "se-resnet-50", "--phase", "train", "--solver-mode", "cpu"], 2, "--solver-mode set the solver"),
+        (["generate", "se-resnet-50", "--se-style", "none", "--squeeze", "fc"], 2,
+         "--squeeze shape SE blocks: --se-style none has none"),
+        (["generate", "se-resnet-50", "--reduction", "1000"], 2,
+         "--reduction 1000 is larger than the 256 channels of SE block 'conv2_1'"),
+        (["generate", "se-resnet-50", "--num-classes", "1"], 2, "softmax over one class"),
+        (["generate", "se-resnet-50", "--phase", "train", "--input-shape", "1,3,224,160"], 2, "crops squares"),
+        (["generate", "se-resnet-50", "--phase", "train", "-o", "n.prototxt", "--solver", "s.prototxt",
+          "--finetune", "missing.caffemodel"], 2, "--finetune missing.caffemodel: no such file"),
         (["generate", "--template", "missing.toml"], 1, "no such template"),
     ],
 )
@@ -108,3 +129,14 @@ def test_help_has_examples(runner: CliRunner) -> None:
     for cmd in (["--help"], ["generate", "--help"], ["list", "--help"]):
         result = runner.invoke(main, cmd)
         assert result.exit_code == 0 and "Examples" in result.output
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_net_and_solver_in_the_same_file_is_a_usage_error_before_writing(runner: CliRunner, tmp_path: Path,
+                                                                        force: bool) -> None:
+    out = tmp_path / "same.prototxt"
+    args = ["generate", "se-resnet-50", "--phase", "train", "-o", str(out), "--solver",
+            str(tmp_path / "." / "same.prototxt"), *(["--force"] if force else [])]
+    line = _one_error_line(runner.invoke(main, args), 2)
+    assert "-o and --solver are the same file" in line, line
+    assert not out.exists() and list(tmp_path.iterdir()) == []

@@ -138,6 +138,14 @@ def test_training_snapshot_layers_are_ignored() -> None:
     assert sorted(load_caffe(small_net(), model).weights) == ["bn", "conv"]
 
 
+def test_a_snapshots_data_layer_loads_where_the_deploy_net_has_its_input() -> None:
+    """A train_val snapshot names its data layer 'data' (Data, DummyData...) like the deploy net's Input: no
+    blobs to load, so the types do not matter (Caffe matches by name and blobs)."""
+    model = small_model()
+    model.layer.add(name="data", type="DummyData")
+    assert sorted(load_caffe(small_net(), model).weights) == ["bn", "conv"]
+
+
 def test_types_are_not_compared_blobs_decide(caplog: pytest.LogCaptureFixture) -> None:
     """As Caffe's CopyTrainedLayersFrom: matched by name; a differing type whose blobs fit loads (said at INFO),
     one whose blobs do not fit is refused naming both types and both shapes."""

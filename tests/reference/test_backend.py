@@ -62,3 +62,16 @@ def test_the_docker_caffe_stage_installs_the_roots_packages():
     m = re.search(r"apt-get install -y --no-install-recommends ([^\\\n]+)", stage)
     assert m, stage
     assert m.group(1).split() == list(PACKAGES)
+
+
+def test_a_root_whose_marker_lacks_a_package_is_not_ready(tmp_path):
+    """Roots made before a package joined PACKAGES get it added (ensure_root), so they must not count as ready."""
+    from senet_proto.reference.root import MARKER, PACKAGES, SUITE, root_ready
+
+    (tmp_path / "usr/bin").mkdir(parents=True)
+    (tmp_path / "usr/bin/python3").write_text("")
+    assert not root_ready(tmp_path)
+    (tmp_path / MARKER).write_text(f"{SUITE} {' '.join(PACKAGES[:-1])}\n")
+    assert not root_ready(tmp_path)
+    (tmp_path / MARKER).write_text(f"{SUITE} {' '.join(PACKAGES)}\n")
+    assert root_ready(tmp_path)

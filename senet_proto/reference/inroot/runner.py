@@ -168,7 +168,7 @@ def run_weights(caffe, job):
 # ---------------------------------------------------------------- forward / train
 
 def run_forward(caffe, job):
-    net = caffe.Net(path("net.prototxt"), caffe.TEST)
+    net = caffe.Net(path("net.prototxt"), caffe.TRAIN if job.get("phase") == "train" else caffe.TEST)
     if job.get("weights"):
         net.copy_from(path(job["weights"]))
     if job.get("inputs"):
