@@ -10,7 +10,6 @@ import click
 from ..caffe import format_prototxt
 from ..caffe.io import HEADER
 from ..errors import UsageError
-from ..fsutil import atomic_write_text, check_output_path
 from ..generator import (
     ARCH_IDS,
     ARCHITECTURES,
@@ -23,7 +22,7 @@ from ..generator import (
     generate_solver,
     parse_shape,
 )
-from .common import guarded, verbosity_options
+from .common import check_text_output, guarded, is_stdout, verbosity_options, write_text_output
 
 
 @click.command("list")
@@ -70,7 +69,8 @@ Examples:
 
 @click.command("generate", help=GENERATE_HELP)
 @click.argument("arch", required=False)
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Output file (default: stdout).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Output .prototxt file (default or '-': standard output).")
 @click.option("--force", is_flag=True, help="Overwrite existing output files.")
 @click.option("--template", "template", type=click.Path(), help="Generate from this TOML template instead of ARCH.")
 @click.option("--se-style", type=click.Choice(SE_STYLES), default="axpy", show_default=True,
@@ -86,8 +86,8 @@ Examples:
               help="Train phase data layer: LMDB Data layers, or DummyData (synthetic).")
 @click.option("--train-source", default="train_lmdb", show_default=True, help="Train phase: training LMDB.")
 @click.option("--val-source", default="val_lmdb", show_default=True, help="Train phase: validation LMDB.")
-@click.option("--solver", "solver", type=click.Path(dir_okay=False),
-              help="Also write a matching solver.prototxt here (train phase).")
+@click.option("--solver", "solver", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Also write a matching solver.prototxt here (train phase; '-': standard output).")
 @verbosity_options
 @guarded
 def generate_cmd(arch: str | None, output: str | None, force: bool, template: str | None, se_style: str,
@@ -99,19 +99,14 @@ def generate_cmd(arch: str | None, output: str | None, force: bool, template: st
         raise UsageError(f"unknown architecture '{arch}' (known: {', '.join(ARCH_IDS)})")
     if solver and phase != "train":
         raise UsageError("--solver needs --phase train")
-    if solver and not output:
-        raise UsageError("--solver needs -o/--output (the solver refers to the net file)")
+    if solver and (not output or is_stdout(output)):
+        raise UsageError("--solver needs -o/--output FILE (the solver refers to the net file)")
     opts = GenerateOptions(se_style=se_style, squeeze=squeeze, reduction=reduction,
                            input_shape=parse_shape(input_shape), num_classes=num_classes, phase=phase,
                            data=data, train_source=train_source, val_source=val_source)
-    for path in (output, solver):
-        if path:
-            check_output_path(path, force=force)
+    check_text_output(output, "prototxt text", force=force)
+    check_text_output(solver, "a solver prototxt", force=force, option="--solver")
     net = generate(Path(template) if template else str(arch), opts)
-    text = format_prototxt(net, header=HEADER)
-    if not output:
-        click.echo(text, nl=False)
-        return
-    atomic_write_text(output, text, force=force)
+    write_text_output(output, format_prototxt(net, header=HEADER), force=force)
     if solver:
-        atomic_write_text(solver, format_prototxt(generate_solver(str(output), opts)), force=force)
+        write_text_output(solver, format_prototxt(generate_solver(str(output), opts)), force=force)
