@@ -106,7 +106,8 @@ def verbosity_options(fn: F) -> F:
     fn = click.option("-v", "--verbose", count=True, expose_value=False, is_eager=True, callback=cb_verbose,
                       help="More messages (-vv for debug, tracebacks of internal errors).")(fn)
     fn = click.option("-q", "--quiet", is_flag=True, expose_value=False, is_eager=True, callback=cb_quiet,
-                      help="Print nothing but errors and the data asked for (no 'wrote ...', warnings, progress bars).")(fn)
+                      help="Print nothing but errors and the data asked for (no 'wrote ...', warnings, "
+                           "progress bars).")(fn)
     return fn
 
 

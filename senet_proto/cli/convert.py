@@ -18,11 +18,13 @@ log = logging.getLogger("senet_proto")
 HELP = """Convert a Caffe net and its weights (without Caffe).
 
 \b
-PROTOTXT   the deploy prototxt (or an architecture id, e.g. se-resnet-50)
+PROTOTXT   the deploy prototxt (or an architecture id, e.g. se-resnet-50, or a
+           --to pytorch file: its embedded net)
 CAFFEMODEL its weights (legacy V1 files are upgraded as Caffe does)
 
 \b
-Targets:
+Targets (--to; without it the output's suffix decides: .safetensors pytorch,
+.onnx onnx; a suffix that says another kind of file is a usage error):
   pytorch  one .safetensors file (no pickle): weights plus the net, loadable with
            senet_proto.load_pytorch(OUT)
   onnx     one .onnx file (opset 17, dynamic batch 'N'), Caffe blob names;
@@ -34,6 +36,12 @@ Targets:
 The official weights take BGR 0-255 input minus the mean (104, 117, 123) and
 output classes in their own order; --input rgb255 and --class-order imagenet
 change the weights accordingly, and the choice is recorded with them.
+
+\b
+Examples:
+  senet-proto convert SE-ResNet-50.prototxt SE-ResNet-50.caffemodel -o se_resnet50.onnx
+  senet-proto convert se-resnet-50 SE-ResNet-50.caffemodel -o se_resnet50.safetensors -q
+  senet-proto convert SE-ResNet-50.prototxt SE-ResNet-50.caffemodel --to timm -o seresnet50.safetensors
 """
 
 
