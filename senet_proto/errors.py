@@ -48,3 +48,16 @@ class VerificationError(SenetProtoError):
     """A converted model disagrees with Caffe beyond tolerance."""
 
     exit_code = 3
+
+
+class WrongFileKindError(PrototxtError, CaffemodelError):
+    """A file given as one kind (a net prototxt, a caffemodel) is plainly another (``senet_proto.filekinds``).
+
+    ``kind``: what the file looks like (``caffemodel``, ``solverstate``, ``net``, ``solver``, ``pytorch``...);
+    ``expected``: what was asked for (``net`` or ``caffemodel``). Commands that take PROTOTXT CAFFEMODEL use them
+    to add that the arguments may be swapped.
+    """
+
+    def __init__(self, message: str, kind: str = "", expected: str = "") -> None:
+        super().__init__(message)
+        self.kind, self.expected = kind, expected

@@ -4,16 +4,30 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .caffe import caffe_pb2, read_prototxt
+from .caffe import caffe_pb2, parse_prototxt
+from .caffe.io import read_bytes
 from .caffe.python_axpy import read_python_axpy
 from .caffe.upgrade import upgrade_net
 from .caffe.validate import check_graph
 from .errors import PrototxtError
 
 
+def read_net_file(path: str | Path) -> tuple[caffe_pb2.NetParameter, str]:
+    """A net file, parsed, and its prototxt text: a prototxt, or the net a senet-proto PyTorch file
+    (``convert --to pytorch``) embeds. Any other kind of file is refused saying what it looks like."""
+    from .converters.pytorch_io import embedded_prototxt
+
+    embedded = embedded_prototxt(path)
+    if embedded is not None:
+        return parse_prototxt(embedded, source=f"{path} (its embedded net)"), embedded
+    data = read_bytes(path, "prototxt", PrototxtError)
+    return parse_prototxt(data, source=str(path)), data.decode("utf-8")  # parse_prototxt checked it is UTF-8
+
+
 def resolve_net(spec: str | Path) -> caffe_pb2.NetParameter:
-    """``se-resnet-50`` -> the generated default net; ``path/to/net.prototxt`` -> that file, parsed and
-    checked like Caffe checks a net (known bottoms, one producer per blob, sane input shapes)."""
+    """``se-resnet-50`` -> the generated default net; ``path/to/net.prototxt`` (or a PyTorch file that embeds
+    its net, ``read_net_file``) -> that net, checked like Caffe checks a net (known bottoms, one producer per
+    blob, sane input shapes)."""
     from .generator import ARCHITECTURES, generate
 
     if isinstance(spec, str) and spec in ARCHITECTURES:
@@ -22,7 +36,7 @@ def resolve_net(spec: str | Path) -> caffe_pb2.NetParameter:
     if not path.exists():
         known = ", ".join(sorted(ARCHITECTURES))
         raise PrototxtError(f"{spec}: neither a known architecture ({known}) nor an existing file")
-    net = read_prototxt(path)
+    net, _ = read_net_file(path)
     if len(net.layer) or not len(net.layers):
         check_graph(net)
     return net
@@ -32,7 +46,12 @@ def resolve_current_net(spec: str | Path) -> caffe_pb2.NetParameter:
     """``resolve_net``, with a legacy V1 net (``layers`` with enum types) upgraded as the converters'
     loader upgrades it (``upgrade_net``, Caffe's upgrade_proto.cpp) and then checked like any other, and
     Python layers named Axpy read as Axpy (``read_python_axpy``, part of that upgrade)."""
-    net = resolve_net(spec)
+    return current_net(resolve_net(spec))
+
+
+def current_net(net: caffe_pb2.NetParameter) -> caffe_pb2.NetParameter:
+    """A legacy V1 net (``layers``) upgraded (``upgrade_net``, Caffe's upgrade_proto.cpp) and checked; Python
+    layers named Axpy read as Axpy; any other net as it is."""
     if len(net.layers):
         net = upgrade_net(net)
         check_graph(net)

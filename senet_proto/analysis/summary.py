@@ -112,7 +112,7 @@ def summarize(net: caffe_pb2.NetParameter, input_shape: Sequence[int] | None = N
         consumed.update(b for b in ls.layer.bottom if b not in ls.layer.top)
         for top, shape in zip(ls.layer.top, ls.tops, strict=True):
             produced[top] = shape
-            if ls.type == "Input":
+            if not ls.layer.bottom:  # Input, and the data layers of a train_val net (Data, DummyData...)
                 inputs[top] = shape
     summary.stages = list(by_stage.values())
     summary.outputs = {b: s for b, s in produced.items() if b not in consumed}

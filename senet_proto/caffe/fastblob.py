@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import CaffemodelError
 from . import caffe_pb2
+from .io import not_a_caffemodel
 
 # NetParameter.layer = 100 (LayerParameter, blobs = 7); NetParameter.layers = 2 (V1LayerParameter, blobs = 6)
 LAYER_FIELDS = {100: 7, 2: 6}
@@ -73,7 +74,7 @@ def encode_varint(value: int) -> bytes:
             return bytes(out)
 
 
-def _fields(buf: memoryview, start: int, end: int):
+def wire_fields(buf: memoryview, start: int, end: int):
     """(field number, wire type, value start, value end, tag start) for each field of a message span."""
     pos = start
     while pos < end:
@@ -103,7 +104,7 @@ def _strip_blob(buf: memoryview, start: int, end: int, base: int) -> tuple[bytes
     """The blob's bytes without its data field, and the (offset, byte length) of that data."""
     kept = bytearray()
     data = None
-    for number, wire, vs, ve, ts in _fields(buf, start, end):
+    for number, wire, vs, ve, ts in wire_fields(buf, start, end):
         if number == BLOB_DATA:
             if wire != LEN or data is not None or (ve - vs) % 4:
                 raise _Fallback  # non-packed floats, or packed data in several chunks
@@ -116,7 +117,7 @@ def _strip_blob(buf: memoryview, start: int, end: int, base: int) -> tuple[bytes
 def _strip_layer(buf: memoryview, start: int, end: int, blob_field: int,
                  views: list[tuple[int, int] | None]) -> bytes:
     kept = bytearray()
-    for number, wire, vs, ve, ts in _fields(buf, start, end):
+    for number, wire, vs, ve, ts in wire_fields(buf, start, end):
         if number == blob_field and wire == LEN:
             blob, data = _strip_blob(buf, vs, ve, 0)
             views.append(data)
@@ -147,7 +148,7 @@ def read_fast(path: str | os.PathLike[str]) -> FastModel:
         stripped = bytearray()
         views: dict[tuple[int, int], list[tuple[int, int] | None]] = {}
         counters = dict.fromkeys(LAYER_FIELDS, 0)
-        for number, wire, vs, ve, ts in _fields(buf, 0, size):
+        for number, wire, vs, ve, ts in wire_fields(buf, 0, size):
             if number in LAYER_FIELDS and wire == LEN:
                 key = (number, counters[number])
                 counters[number] += 1
@@ -167,11 +168,16 @@ def read_fast(path: str | os.PathLike[str]) -> FastModel:
     except CaffemodelError as e:
         buf.release()
         mm.close()
-        raise CaffemodelError(f"{p}: not a valid caffemodel ({e})") from None
+        raise not_a_caffemodel(p) or CaffemodelError(f"{p}: not a valid caffemodel ({e})") from None
     except Exception as e:  # protobuf's DecodeError and friends on the stripped message
         buf.release()
         mm.close()
-        raise CaffemodelError(f"{p}: not a valid caffemodel (protobuf decode failed: {e})") from None
+        raise not_a_caffemodel(p) or CaffemodelError(f"{p}: not a valid caffemodel (protobuf decode failed: {e})") \
+            from None
+    if not len(net.layer) and not len(net.layers) and (other := not_a_caffemodel(p)):
+        buf.release()
+        mm.close()
+        raise other
     arrays = {
         key: [None if v is None else np.frombuffer(mm, dtype="<f4", count=v[1] // 4, offset=v[0]) for v in vs]
         for key, vs in views.items()

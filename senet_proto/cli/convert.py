@@ -11,18 +11,20 @@ from ..converters.conventions import CLASS_ORDERS, INPUT_FORMATS, ConvertOptions
 from ..converters.targets import TARGETS
 from ..converters.timm import TIMM_MODELS
 from ..errors import UsageError
-from .common import guarded, verbosity_options
+from .common import guarded, is_stdout, net_weights_pair, status, verbosity_options
 
 log = logging.getLogger("senet_proto")
 
 HELP = """Convert a Caffe net and its weights (without Caffe).
 
 \b
-PROTOTXT   the deploy prototxt (or an architecture id, e.g. se-resnet-50)
+PROTOTXT   the deploy prototxt (or an architecture id, e.g. se-resnet-50, or a
+           --to pytorch file: its embedded net)
 CAFFEMODEL its weights (legacy V1 files are upgraded as Caffe does)
 
 \b
-Targets:
+Targets (--to; without it the output's suffix decides: .safetensors pytorch,
+.onnx onnx; a suffix that says another kind of file is a usage error):
   pytorch  one .safetensors file (no pickle): weights plus the net, loadable with
            senet_proto.load_pytorch(OUT)
   onnx     one .onnx file (opset 17, dynamic batch 'N'), Caffe blob names;
@@ -34,15 +36,21 @@ Targets:
 The official weights take BGR 0-255 input minus the mean (104, 117, 123) and
 output classes in their own order; --input rgb255 and --class-order imagenet
 change the weights accordingly, and the choice is recorded with them.
+
+\b
+Examples:
+  senet-proto convert SE-ResNet-50.prototxt SE-ResNet-50.caffemodel -o se_resnet50.onnx
+  senet-proto convert se-resnet-50 SE-ResNet-50.caffemodel -o se_resnet50.safetensors -q
+  senet-proto convert SE-ResNet-50.prototxt SE-ResNet-50.caffemodel --to timm -o seresnet50.safetensors
 """
 
 
 @click.command("convert", help=HELP)
 @click.argument("prototxt")
 @click.argument("caffemodel", type=click.Path(dir_okay=False))
-@click.option("--to", "target", type=click.Choice(sorted(TARGETS)), default="pytorch", show_default=True,
-              help="Output format.")
-@click.option("-o", "--output", required=True, type=click.Path(), help="Output file.")
+@click.option("--to", "target", type=click.Choice(sorted(TARGETS)), default=None,
+              help="Output format [default: from -o's name: .safetensors pytorch, .onnx onnx].")
+@click.option("-o", "--output", required=True, type=click.Path(), help="Output file (its suffix must fit --to).")
 @click.option("--fuse-bn", is_flag=True, help="Fold BatchNorm (and its Scale) into the preceding convolution.")
 @click.option("--allow-extra", is_flag=True, help="Ignore caffemodel layers without weights that the prototxt lacks.")
 @click.option("--class-order", type=click.Choice(CLASS_ORDERS), default="official", show_default=True,
@@ -56,11 +64,14 @@ change the weights accordingly, and the choice is recorded with them.
 @click.option("--force", is_flag=True, help="Overwrite the output file.")
 @verbosity_options
 @guarded
-def convert_cmd(prototxt: str, caffemodel: str, target: str, output: str, fuse_bn: bool, allow_extra: bool,
+def convert_cmd(prototxt: str, caffemodel: str, target: str | None, output: str, fuse_bn: bool, allow_extra: bool,
                 class_order: str, input_format: str, timm_model: str | None, external_data: bool, force: bool) -> None:
-    from ..converters.targets import convert
+    from ..converters.targets import DIRECTORY, TARGET_OUTPUTS, convert, target_for_output
     from ..nets import resolve_net
 
+    if is_stdout(output):
+        raise UsageError("-o -: convert writes binary files; give a file name")
+    target = target_for_output(output, target)
     if timm_model and target != "timm":
         raise UsageError(f"--timm-model applies to --to timm only (this is --to {target})")
     if external_data and target != "onnx":
@@ -70,10 +81,12 @@ def convert_cmd(prototxt: str, caffemodel: str, target: str, output: str, fuse_b
     options.validate()
     from ..fsutil import check_output_path
 
-    check_output_path(output, force=force)
+    if TARGET_OUTPUTS.get(target) != DIRECTORY:
+        check_output_path(output, force=force)
     t0 = time.monotonic()
-    net = resolve_net(prototxt)
-    out = convert(net, caffemodel, output, target, options, force=force)
+    with net_weights_pair():
+        net = resolve_net(prototxt)
+        out = convert(net, caffemodel, output, target, options, force=force)
     log.info("converted in %.1f s", time.monotonic() - t0)
-    click.echo(f"wrote {out} ({target}; input {options.input}, class order {options.class_order}"
-               f"{', BatchNorm folded' if fuse_bn else ''})")
+    status(f"wrote {out} ({target}; input {options.input}, class order {options.class_order}"
+           f"{', BatchNorm folded' if fuse_bn else ''})")

@@ -11,10 +11,10 @@ import click
 from ..caffe import format_prototxt
 from ..caffe.io import HEADER
 from ..errors import UsageError
-from ..fsutil import atomic_open_many, atomic_write_text, check_output_path
+from ..fsutil import atomic_open_many
 from ..generator import ARCH_IDS, ARCHITECTURES, GenerateOptions, generate, generate_solver, parse_shape
 from ..generator.options import DATA_SOURCES, LR_POLICIES, PHASES, SE_STYLES, SOLVER_MODES, SQUEEZES
-from .common import guarded, verbosity_options
+from .common import check_text_output, guarded, is_stdout, verbosity_options, write_text_output
 
 
 @click.command("list")
@@ -98,7 +98,8 @@ def _relative_to(path: str, folder: Path) -> str:
 
 @click.command("generate", help=GENERATE_HELP)
 @click.argument("arch", required=False)
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Output file (default: stdout).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Output .prototxt file (default or '-': standard output).")
 @click.option("--force", is_flag=True, help="Overwrite existing output files.")
 @click.option("--template", "template", type=click.Path(), help="Generate from this TOML template instead of ARCH.")
 @click.option("--se-style", type=click.Choice(SE_STYLES), default="axpy", show_default=True,
@@ -120,8 +121,8 @@ def _relative_to(path: str, folder: Path) -> str:
 @click.option("--batch-size", type=int, default=64, show_default=True, help="Train phase: images per pass.")
 @click.option("--finetune", type=click.Path(dir_okay=False),
               help="Fine-tune from this caffemodel (OFFICIAL.caffemodel): new classifier name, solver weights.")
-@click.option("--solver", "solver", type=click.Path(dir_okay=False),
-              help="Also write a matching solver.prototxt here (train phase).")
+@click.option("--solver", "solver", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Also write a matching solver.prototxt here (train phase; '-': standard output).")
 @click.option("--iter-size", type=int, default=4, show_default=True,
               help="Solver: passes per update (effective batch = batch size x iter size).")
 @click.option("--epochs", type=int, help="Solver: epochs to train  [default: 100; 30 with --finetune]")
@@ -146,15 +147,17 @@ def generate_cmd(ctx: click.Context, arch: str | None, output: str | None, force
         raise UsageError(f"unknown architecture '{arch}' (known: {', '.join(ARCH_IDS)})")
     if solver and phase != "train":
         raise UsageError("--solver needs --phase train")
-    if solver and not output:
-        raise UsageError("--solver needs -o/--output (the solver refers to the net file)")
+    if solver and (not output or is_stdout(output)):
+        raise UsageError("--solver needs -o/--output FILE (the solver refers to the net file)")
     _check_meaningful(ctx, phase, se_style, solver)
-    if output and solver and os.path.realpath(output) == os.path.realpath(solver):
+    if output and solver and not is_stdout(solver) and os.path.realpath(output) == os.path.realpath(solver):
         raise UsageError(f"-o and --solver are the same file ({output}); give two files")
     if finetune and solver and not os.path.isfile(finetune):
         raise UsageError(f"--finetune {finetune}: no such file")
-    base = Path(solver).parent if solver else None
-    if base is not None and data != "dummy":  # Caffe reads the sources from the folder it runs in
+    # Caffe reads the net, the sources and the snapshots from the folder it runs in: the solver's (or, for a
+    # solver on standard output, this one)
+    base = (Path(".") if is_stdout(solver) else Path(solver).parent) if solver else None
+    if base is not None and data != "dummy":
         train_source, val_source = _relative_to(train_source, base), _relative_to(val_source, base)
     opts = GenerateOptions(se_style=se_style, squeeze=squeeze, reduction=reduction,
                            input_shape=parse_shape(input_shape), num_classes=num_classes, phase=phase,
@@ -162,21 +165,21 @@ def generate_cmd(ctx: click.Context, arch: str | None, output: str | None, force
                            finetune=finetune is not None, iter_size=iter_size, epochs=epochs,
                            train_size=train_size, val_size=val_size, solver_mode=solver_mode,
                            lr_policy=lr_policy, seed=seed)
-    for path in (output, solver):
-        if path:
-            check_output_path(path, force=force)
+    check_text_output(output, "prototxt text", force=force)
+    check_text_output(solver, "a solver prototxt", force=force, option="--solver")
     net = generate(Path(template) if template else str(arch), opts)
     text = format_prototxt(net, header=HEADER)
-    if not output:
-        click.echo(text, nl=False)
-        return
     if not solver:
-        atomic_write_text(output, text, force=force)
+        write_text_output(output, text, force=force)
         return
-    assert base is not None
+    assert base is not None and output is not None
     sp = generate_solver(_relative_to(output, base), opts,
                          weights=_relative_to(finetune, base) if finetune else None)
-    with atomic_open_many([output, solver], "w", force=force) as (net_file, solver_file):
-        net_file.write(text)
-        solver_file.write(format_prototxt(sp))
+    if is_stdout(solver):
+        write_text_output(output, text, force=force)
+        write_text_output(solver, format_prototxt(sp), force=force)
+    else:
+        with atomic_open_many([output, solver], "w", force=force) as (net_file, solver_file):
+            net_file.write(text)
+            solver_file.write(format_prototxt(sp))
     (base / sp.snapshot_prefix).parent.mkdir(parents=True, exist_ok=True)

@@ -11,9 +11,10 @@ from .common import guarded, verbosity_options
 HELP = """Shapes, learnable parameters and multiply-adds of a net, per stage, with the SE blocks' share.
 
 ARCH is an architecture id (see `senet-proto list`), FILE a .prototxt (a legacy V1 net, `layers` with
-enum types, is upgraded as Caffe and the converters do). Shapes are inferred without Caffe,
-with Caffe's rules (pooling rounds up; global pooling covers the whole plane), for the TEST phase. Data
-layers of train_val nets read batch_size × 3 × crop_size × crop_size (the database is not opened).
+enum types, is upgraded as Caffe and the converters do) or a `convert --to pytorch` file (its embedded
+net). Shapes are inferred without Caffe, with Caffe's rules (pooling rounds up; global pooling covers the
+whole plane), for the TEST phase. Data layers of train_val nets read batch_size × 3 × crop_size ×
+crop_size (the database is not opened); their tops are listed as the net's inputs.
 
 \b
 What is counted (multiply-adds, MACs, for one forward pass; the SENet paper calls them GFLOPs):

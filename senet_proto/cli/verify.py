@@ -6,9 +6,11 @@ import click
 
 from ..errors import VerificationError
 from ..verify import TARGETS, verify
-from .common import guarded, verbosity_options
+from .common import guarded, net_weights_pair, verbosity_options
 
 HELP = """Convert PROTOTXT + CAFFEMODEL and compare every blob with real Caffe 1.0 on the same input.
+
+PROTOTXT is a net file or an architecture id (see `senet-proto list`: its default deploy net).
 
 Prints, per target, each blob's shape, max |ours - caffe| and that relative to max |caffe|. Exits 0 when
 the scores (net outputs and pre-softmax blobs) are within --tolerance and every other blob within
@@ -19,6 +21,7 @@ caffe importable by this Python.
 \b
 Examples:
   senet-proto verify SE-ResNet-50.prototxt SE-ResNet-50.caffemodel
+  senet-proto verify se-resnet-50 SE-ResNet-50.caffemodel
   senet-proto verify SENet-154.prototxt SENet-154.caffemodel --allow-extra --to onnx
   senet-proto verify net.prototxt net.caffemodel --to pytorch --device cuda --input batch.npy
   senet-proto verify SE-ResNet-50.prototxt SE-ResNet-50.caffemodel --to pytorch --fuse-bn --optimize
@@ -26,7 +29,7 @@ Examples:
 
 
 @click.command("verify", help=HELP)
-@click.argument("prototxt", type=click.Path(dir_okay=False))
+@click.argument("prototxt", metavar="PROTOTXT|ARCH")
 @click.argument("caffemodel", type=click.Path(dir_okay=False))
 @click.option("--to", "target", type=click.Choice([*TARGETS, "all"]), default="all", show_default=True)
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
@@ -47,10 +50,13 @@ Examples:
 def verify_cmd(prototxt: str, caffemodel: str, target: str, device: str, input_file: str | None,
                tolerance: float | None, blob_tolerance: float, fuse_bn: bool, optimize: bool, allow_extra: bool,
                seed: int, all_blobs: bool) -> None:
+    from ..nets import resolve_net
+
     targets = TARGETS if target == "all" else (target,)
-    report = verify(prototxt, caffemodel, targets=targets, device=device, input_file=input_file,
-                    tolerance=tolerance, blob_tolerance=blob_tolerance, fuse_bn=fuse_bn, allow_extra=allow_extra,
-                    seed=seed, optimize=optimize)
+    with net_weights_pair():
+        report = verify(resolve_net(prototxt), caffemodel, targets=targets, device=device, input_file=input_file,
+                        tolerance=tolerance, blob_tolerance=blob_tolerance, fuse_bn=fuse_bn,
+                        allow_extra=allow_extra, seed=seed, optimize=optimize)
     width = max(len(r.blob) for r in report.rows)
     if all_blobs:
         click.echo(f"{'target':<8} {'blob':<{width}} {'shape':<20} {'max abs err':>12} {'rel err':>10}  ok")

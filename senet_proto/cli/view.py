@@ -9,17 +9,19 @@ from pathlib import Path
 
 import click
 
-from .common import guarded, verbosity_options
+from .common import check_text_output, guarded, is_quiet, is_stdout, status, verbosity_options, write_text_output
 
 log = logging.getLogger("senet_proto.view")
 
 HELP = """Look at a net in Netron (served locally) or in Netscope (web editor or a secret GitHub gist).
 
-ARCH is an architecture id (see `senet-proto list`), FILE a .prototxt.
+ARCH is an architecture id (see `senet-proto list`), FILE a .prototxt or a `convert --to pytorch` file
+(its embedded net).
 
 \b
 --netron (default)  serve the net with Netron on 127.0.0.1 and print the URL; Ctrl-C stops it.
---netscope          write the prototxt (-o FILE, else a temporary file), copy it to the clipboard
+--netscope          write the prototxt (-o FILE, '-o -' standard output, else a temporary file; a legacy
+                    V1 net is sent upgraded to 'layer', the only form Netscope reads), copy it to the clipboard
                     (wl-copy, xclip, xsel or pbcopy, when one exists) and print the Netscope editor URL:
                     paste into the editor's left pane, press Shift+Enter.
 --gist              create a SECRET gist with the prototxt (needs $GITHUB_TOKEN with the 'gist' scope)
@@ -48,7 +50,8 @@ Examples:
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default="a free port",
               help="Netron's port on 127.0.0.1.")
 @click.option("--open", "browse", is_flag=True, help="Open the URL in a web browser.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="--netscope: write the prototxt here.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True),
+              help="--netscope: write the prototxt here ('-': standard output).")
 @click.option("--force", is_flag=True, help="Overwrite -o's file.")
 @click.option("--no-clipboard", is_flag=True, help="--netscope: do not touch the clipboard.")
 @click.option("--allow-unsafe", is_flag=True, help="Send a file that breaks Netscope's graph rules anyway.")
@@ -56,18 +59,24 @@ Examples:
 @guarded
 def view_cmd(net_spec: str, mode: str, port: int, browse: bool, output: str | None, force: bool,
              no_clipboard: bool, allow_unsafe: bool) -> None:
-    from ..fsutil import check_output_path
     from ..view.source import load_source
 
     if output is not None:
         if mode != "netscope":
             raise click.UsageError("-o/--output goes with --netscope")
-        check_output_path(output, force=force)
+        check_text_output(output, "prototxt text", force=force)
     source = load_source(net_spec)
     if mode == "netron":
         _netron(source.filename, source.text.encode("utf-8"), port, browse)
         return
-    text = _netscope_text(source.text, source.from_file, allow_unsafe)
+    text = source.text
+    if len(source.net.layers):  # Netscope reads only 'layer': send the upgraded net, as the other commands read it
+        from ..caffe import format_prototxt
+        from ..nets import current_net
+
+        text = format_prototxt(current_net(source.net))
+        log.warning("a legacy V1 net ('layers'): sending it upgraded to 'layer', which Netscope reads")
+    text = _netscope_text(text, source.from_file, allow_unsafe)
     if mode == "gist":
         from ..view.gist import create_gist, token_from_env
 
@@ -123,7 +132,6 @@ def _netscope_text(text: str, from_file: bool, allow_unsafe: bool) -> str:
 
 
 def _netscope(filename: str, text: str, output: str | None, force: bool, no_clipboard: bool, browse: bool) -> None:
-    from ..fsutil import atomic_write_text
     from ..view.clipboard import copy_to_clipboard
     from ..view.netscope import EDITOR_URL
 
@@ -133,11 +141,14 @@ def _netscope(filename: str, text: str, output: str | None, force: bool, no_clip
 
         os.close(fd)
         output, force = tmp, True
-    atomic_write_text(output, text, force=force)
+    write_text_output(output, text, force=force)
     tool = None if no_clipboard else copy_to_clipboard(text)
-    where = f"copied to the clipboard ({tool}); also in {output}" if tool else f"in {output}"
-    click.echo(f"Netscope: the prototxt is {where}.")
-    click.echo(f"  1. open {EDITOR_URL}")
-    click.echo("  2. paste it into the editor (left pane) and press Shift+Enter.")
+    file = "standard output" if is_stdout(output) else output
+    where = f"copied to the clipboard ({tool}); also in {file}" if tool else f"in {file}"
+    # the steps go to stdout, unless the prototxt itself does; none with -q
+    say = status if is_stdout(output) else (lambda line: None if is_quiet() else click.echo(line))
+    say(f"Netscope: the prototxt is {where}.")
+    say(f"  1. open {EDITOR_URL}")
+    say("  2. paste it into the editor (left pane) and press Shift+Enter.")
     if browse:
         click.launch(EDITOR_URL)

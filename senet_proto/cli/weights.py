@@ -6,13 +6,13 @@ from pathlib import Path
 
 import click
 
-from .common import guarded, verbosity_options
+from .common import check_binary_output, guarded, status, verbosity_options
 
 
 @click.command("weights")
 @click.argument("net", metavar="PROTOTXT|ARCH")
 @click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="The .caffemodel to write.")
+              help="The .caffemodel to write (another file suffix, e.g. .prototxt, is refused).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same weights).")
 @click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
 @verbosity_options
@@ -29,11 +29,10 @@ def weights_cmd(net: str, output: Path, seed: int, force: bool) -> None:
     Example:
       senet-proto weights se-resnet-50 -o se-resnet-50-random.caffemodel --seed 1
     """
-    from ..fsutil import check_output_path
     from ..nets import resolve_net
     from ..reference import make_weights
 
-    check_output_path(output, force=force)
+    check_binary_output(output, "a caffemodel", (".caffemodel",), force=force)
     netparam = resolve_net(net)
     path = make_weights(netparam, output, seed=seed, force=force)
-    click.echo(f"wrote {path} ({path.stat().st_size:,} bytes)", err=True)
+    status(f"wrote {path} ({path.stat().st_size:,} bytes)")

@@ -81,6 +81,17 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
     return meta
 
 
+def embedded_prototxt(path: str | os.PathLike[str]) -> str | None:
+    """The net (TEST-phase prototxt text) that a senet-proto PyTorch file embeds; None for any other file."""
+    from ..filekinds import file_safetensors_header
+
+    header = file_safetensors_header(path)
+    meta = (header or {}).get("__metadata__") or {}
+    if meta.get("senet_proto.format") != FORMAT or not isinstance(meta.get("prototxt"), str):
+        return None
+    return str(meta["prototxt"])
+
+
 def load_pytorch(path: str | os.PathLike[str], *, map_location: str = "cpu") -> CaffeNetModule:
     """Rebuild the module saved by ``export_pytorch`` (``senet-proto convert --to pytorch``) and load its weights."""
     from safetensors.torch import load_file

@@ -33,6 +33,57 @@ TARGETS: dict[str, str] = {
     "timm": "senet_proto.converters.timm:export_timm",
 }
 
+DIRECTORY = "directory"
+# What each target writes: a file suffix, or DIRECTORY for a target that writes a folder (timm's folder,
+# 'timm-dir'). The one place that ties outputs to targets: without --to the output's name picks the first
+# target listed for its suffix (a directory: an existing one, or a name ending in '/'), and a name that
+# contradicts --to is a usage error.
+TARGET_OUTPUTS: dict[str, str] = {
+    "pytorch": ".safetensors",
+    "onnx": ".onnx",
+    "timm": ".safetensors",
+    "timm-dir": DIRECTORY,
+}
+
+
+def output_kind(out: str | os.PathLike[str]) -> str:
+    """DIRECTORY for an existing directory or a name ending in '/', else the lower-case suffix ('' for none)."""
+    text = os.fspath(out)
+    if text.endswith(("/", os.sep)) or Path(text).is_dir():
+        return DIRECTORY
+    return Path(text).suffix.lower()
+
+
+def target_for_output(out: str | os.PathLike[str], target: str | None = None) -> str:
+    """``target`` checked against the output's name, or (None) the target the name implies; UsageError when the
+    name says another kind of output (``--to timm -o t.onnx``) or, without ``target``, says none."""
+    from ..filekinds import SUFFIX_KINDS, check_output_suffix
+
+    kind = output_kind(out)
+    if target is None:
+        implied = next((t for t, k in TARGET_OUTPUTS.items() if k == kind), None)
+        if implied is None:
+            firsts: dict[str, str] = {}
+            for t, k in TARGET_OUTPUTS.items():
+                if k != DIRECTORY and t in TARGETS:
+                    firsts.setdefault(k, t)
+            names = " or ".join(f"OUT{k} ({t})" for k, t in firsts.items())
+            raise UsageError(f"-o {out}: the name does not say which target; give --to "
+                             f"({'|'.join(sorted(TARGETS))}) or name the output {names}")
+        if implied not in TARGETS:
+            raise UsageError(f"-o {out}: a directory is the output of the target '{implied}', which this version "
+                             "of senet-proto lacks; give --to and a file name")
+        return implied
+    expected = TARGET_OUTPUTS.get(target, "")
+    if expected == DIRECTORY:
+        if kind != DIRECTORY and kind in SUFFIX_KINDS:
+            raise UsageError(f"-o {out}: a {kind} name, but --to {target} writes a directory")
+    elif kind == DIRECTORY:
+        raise UsageError(f"-o {out}: a directory, but --to {target} writes one {expected} file")
+    elif expected:
+        check_output_suffix(out, (expected,), f"{SUFFIX_KINDS.get(expected, expected)} (--to {target})")
+    return target
+
 
 def warn_non_finite(caffenet: CaffeNet) -> int:
     """Log a warning for every layer whose weights hold NaN or infinity; returns how many layers do."""

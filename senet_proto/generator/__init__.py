@@ -11,7 +11,8 @@ from pathlib import Path
 
 from ..caffe import caffe_pb2, format_prototxt
 from ..caffe.io import HEADER
-from ..errors import UsageError
+from ..caffe.validate import check_graph
+from ..errors import PrototxtError, TemplateError, UsageError
 from .network import build_net, build_solver
 from .options import (
     DATA_SOURCES,
@@ -23,7 +24,7 @@ from .options import (
     GenerateOptions,
     parse_shape,
 )
-from .template import Template, load_template
+from .template import Template, entries_of, load_template
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 
@@ -60,8 +61,31 @@ def resolve_template(arch_or_template: str | Path) -> Template:
 
 
 def generate(arch_or_template: str | Path, options: GenerateOptions | None = None) -> caffe_pb2.NetParameter:
-    """The NetParameter of an architecture id (or a template file) with the given options."""
-    return build_net(resolve_template(arch_or_template), options or GenerateOptions())
+    """The NetParameter of an architecture id (or a template file) with the given options, checked with Caffe's
+    graph rules (``caffe.validate.check_graph``) in each phase it has before anyone writes it."""
+    template = resolve_template(arch_or_template)
+    options = options or GenerateOptions()
+    net = build_net(template, options)
+    phases = (caffe_pb2.TRAIN, caffe_pb2.TEST) if options.phase == "train" else (caffe_pb2.TEST,)
+    try:
+        for phase in phases:
+            check_graph(net, phase)
+    except PrototxtError as e:
+        raise TemplateError(f"{template.source}: the generated net breaks Caffe's rules: {e}"
+                            f"{_entries_writing_one_blob(template, net)}") from None
+    return net
+
+
+def _entries_writing_one_blob(template: Template, net: caffe_pb2.NetParameter) -> str:
+    """'; template entries ...' naming the entries whose layers write one blob (not in place), if any."""
+    writers: dict[str, list[str]] = {}
+    for layer in net.layer:
+        for j, top in enumerate(layer.top):
+            if not (j < len(layer.bottom) and layer.bottom[j] == top):
+                writers.setdefault(top, []).append(layer.name)
+    named = list(dict.fromkeys(key for names in writers.values() if len(names) > 1 for name in names
+                               for key in entries_of(template, name)))
+    return f" (written by the template entries {', '.join(named)})" if named else ""
 
 
 def generate_prototxt(arch_or_template: str | Path, options: GenerateOptions | None = None) -> str:

@@ -237,13 +237,47 @@ def parse_template(data: dict[str, Any], source: str) -> Template:
     else:
         r.unknown(common | {"modules"})
         fields["modules"] = tuple(_module(m) for m in r.tables("modules"))
-    return Template(**fields)
+    template = Template(**fields)
+    _check_unique_names(template)
+    return template
+
+
+def _named_entries(t: Template) -> list[tuple[str, str]]:
+    """(template key, name) of every entry whose name becomes a layer name (and the prefix of its blobs)."""
+    entries: list[tuple[str, str]] = []
+    for i, item in enumerate(t.stem):
+        entries.append((f"stem[{i}].name", item.name))
+        if isinstance(item, StemConv):
+            entries.append((f"stem[{i}].relu", item.relu))
+    entries += [(f"modules[{i}].name", m.name) for i, m in enumerate(t.modules)]
+    entries.append(("head.pool.name", t.head_pool.name))
+    if t.dropout is not None:
+        entries.append(("head.dropout.name", t.dropout[0]))
+    entries += [("head.classifier", t.classifier), ("head.prob", t.prob)]
+    return entries
+
+
+def entries_of(t: Template, layer_name: str) -> list[str]:
+    """The template keys whose names could give ``layer_name`` (equal, or its prefix before a '/'); none for
+    layers named by the generator itself (the bottleneck stages' conv2_1...)."""
+    return [key for key, name in _named_entries(t) if layer_name == name or layer_name.startswith(f"{name}/")]
+
+
+def _check_unique_names(t: Template) -> None:
+    """Two entries of one name would give the net two layers writing one blob, which Caffe refuses."""
+    seen: dict[str, str] = {}
+    for key, name in _named_entries(t):
+        if name in seen:
+            raise TemplateError(f"{t.source}: key '{key}': '{name}' is already the name of '{seen[name]}'; each "
+                                "entry needs a name of its own (it names the entry's layers and blobs, and Caffe "
+                                "refuses a blob produced by two layers)")
+        seen[name] = key
 
 
 def load_template(path: str | Path) -> Template:
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8-sig")  # a byte order mark is accepted, as in prototxts
     except FileNotFoundError:
         raise TemplateError(f"{p}: no such template file") from None
     except IsADirectoryError:

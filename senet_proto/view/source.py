@@ -6,11 +6,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..caffe import caffe_pb2, format_prototxt, parse_prototxt
+from ..caffe import caffe_pb2, format_prototxt
 from ..caffe.io import HEADER
 from ..caffe.python_axpy import read_python_axpy
 from ..caffe.validate import check_graph
-from ..errors import PrototxtError
 
 
 @dataclass(frozen=True)
@@ -28,19 +27,16 @@ def _safe_name(name: str) -> str:
 
 def load_source(spec: str) -> NetSource:
     """An existing .prototxt keeps its own text; an architecture id is generated and printed by protobuf."""
+    from ..nets import read_net_file, resolve_net
+
     path = Path(spec)
     if path.is_file() and not _is_arch(spec):
-        try:
-            data = path.read_bytes()
-        except OSError as e:
-            raise PrototxtError(f"{path}: cannot read: {e.strerror}") from None
-        net = parse_prototxt(data, source=str(path))
+        net, text = read_net_file(path)  # a prototxt, or the net a senet-proto PyTorch file embeds
         if len(net.layer) or not len(net.layers):
             check_graph(net)  # Caffe's own structural rules: known bottoms, one producer, sane shapes
             read_python_axpy(net)  # the text is shown as written; the net's Python Axpy layers are Axpy
-        text = data.decode("utf-8")  # parse_prototxt checked it is UTF-8
-        return NetSource(net, text, _safe_name(path.name), True)
-    from ..nets import resolve_net
+        name = path.name if path.suffix.lower() == ".prototxt" else f"{path.stem}.prototxt"
+        return NetSource(net, text, _safe_name(name), True)
 
     net = resolve_net(spec)
     text = format_prototxt(net, header=HEADER) if _is_arch(spec) else format_prototxt(net)

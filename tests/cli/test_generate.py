@@ -140,3 +140,35 @@ def test_net_and_solver_in_the_same_file_is_a_usage_error_before_writing(runner:
     line = _one_error_line(runner.invoke(main, args), 2)
     assert "-o and --solver are the same file" in line, line
     assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_template_with_a_byte_order_mark(runner: CliRunner, tmp_path: Path) -> None:
+    from senet_proto.generator import ARCHITECTURES
+
+    t = tmp_path / "bom.toml"
+    t.write_bytes(b"\xef\xbb\xbf" + ARCHITECTURES["se-bn-inception"].template.read_bytes())
+    out = tmp_path / "net.prototxt"
+    result = runner.invoke(main, ["generate", "--template", str(t), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert parse_prototxt(out.read_text()) == generate("se-bn-inception")
+
+
+@pytest.mark.parametrize(("edit", "words"), [
+    (lambda t: t.replace('name = "inception_3b"', 'name = "inception_3a"'),
+     "key 'modules[1].name': 'inception_3a' is already the name of 'modules[0].name'"),
+    (lambda t: t.replace('name = "conv2/3x3_reduce"', 'name = "inception_3a/1x1"'),
+     "the generated net breaks Caffe's rules: Top blob 'inception_3a/1x1' produced by multiple sources "
+     "(layer 'inception_3a/1x1' (Convolution)) (written by the template entries stem[2].name, modules[0].name)"),
+])
+def test_template_whose_net_caffe_would_refuse(runner: CliRunner, tmp_path: Path, edit, words: str) -> None:
+    from senet_proto.generator import ARCHITECTURES
+
+    text = ARCHITECTURES["se-bn-inception"].template.read_text()
+    t = tmp_path / "mine.toml"
+    t.write_text(edit(text))
+    assert t.read_text() != text
+    out = tmp_path / "net.prototxt"
+    result = runner.invoke(main, ["generate", "--template", str(t), "-o", str(out)])
+    assert result.exit_code == 1, result.output
+    assert result.stderr == f"senet-proto: error: {t}: {words}" + result.stderr.split(words, 1)[1]
+    assert len(result.stderr.splitlines()) == 1 and not out.exists()

@@ -98,3 +98,60 @@ def test_legacy_v1_net_is_checked_after_the_upgrade(tmp_path: Path) -> None:
     r = run("info", v1_net_file(tmp_path / "v1.prototxt", bottom_of_fc="nowhere"))
     assert r.exit_code == 1
     assert "Unknown bottom blob 'nowhere'" in one_error_line(r)
+
+
+@pytest.mark.parametrize("data", ["lmdb", "dummy"])
+def test_train_val_net_names_the_data_layers_tops(tmp_path: Path, data: str) -> None:
+    net = tmp_path / "train_val.prototxt"
+    assert run("generate", "se-resnet-50", "--phase", "train", "--data", data, "--batch-size", "8",
+               "-o", str(net)).exit_code == 0
+    r = run("info", str(net))
+    assert r.exit_code == 0, r.output
+    assert r.stdout.splitlines()[0] == "SE-ResNet-50: input data 8×3×224×224, label 8"
+    r = run("info", str(net), "--json")
+    assert json.loads(r.stdout)["inputs"] == {"data": [8, 3, 224, 224], "label": [8]}
+
+
+def test_a_pytorch_file_is_read_through_its_embedded_net(tmp_path: Path) -> None:
+    """`convert --to pytorch` embeds the net: info (and draw, view) read it from there."""
+    robustness = Path(__file__).resolve().parent.parent / "robustness"
+    proto, out = robustness / "conv.prototxt", tmp_path / "conv.safetensors"
+    assert run("convert", str(proto), str(robustness / "conv.caffemodel"), "-o", str(out)).exit_code == 0
+    r = run("info", str(out), "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout) == json.loads(run("info", str(proto), "--json").stdout)
+    svg, text = tmp_path / "conv.svg", tmp_path / "conv.prototxt"
+    assert run("draw", str(out), "-o", str(svg)).exit_code == 0 and "<svg" in svg.read_text()
+    assert run("view", str(out), "--netscope", "-o", str(text), "--no-clipboard").exit_code == 0
+    from senet_proto.caffe import read_prototxt
+
+    assert read_prototxt(text) == read_prototxt(proto)
+
+
+@pytest.mark.parametrize(("name", "words"), [
+    ("t.safetensors", "looks like a safetensors file of tensors only (e.g. a timm state dict), not a net prototxt"),
+    ("m.onnx", "looks like an ONNX model, not a net prototxt"),
+    ("x.npy", "looks like a NumPy .npy array, not a net prototxt"),
+])
+def test_other_files_say_what_they_are(tmp_path: Path, name: str, words: str) -> None:
+    import numpy as np
+
+    path = tmp_path / name
+    if name.endswith(".safetensors"):
+        from safetensors.numpy import save_file
+
+        save_file({"conv1.weight": np.zeros((4, 3, 3, 3), np.float32)}, str(path))
+    elif name.endswith(".onnx"):
+        import onnx
+        from onnx import TensorProto, helper
+
+        graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
+                                  [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+        onnx.save(helper.make_model(graph), str(path))
+    else:
+        np.save(path, np.zeros(3))
+    for command in ("info", "view --netscope --no-clipboard", "draw -o d.svg"):
+        cmd, *rest = command.split()
+        r = run(cmd, str(path), *rest)
+        assert r.exit_code == 1 and f"{path}: {words}" == one_error_line(r).removeprefix("senet-proto: error: ")

@@ -198,3 +198,14 @@ def test_verify_on_cuda(small_pair) -> None:
     proto, weights = small_pair
     result = CliRunner().invoke(main, ["verify", str(proto), str(weights), "--device", "cuda", "--to", "pytorch"])
     assert result.exit_code == 0, result.output
+
+
+def test_an_architecture_id_is_accepted_as_the_net(tmp_path: Path) -> None:
+    """`verify se-resnet-50 W` reads the generated net (as convert, weights and info do): here W is another
+    net's caffemodel, so it fails on the pair, naming a layer of SE-ResNet-50's, before Caffe is needed."""
+    model = Path(__file__).resolve().parent.parent / "robustness" / "conv.caffemodel"
+    result = CliRunner().invoke(main, ["verify", "se-resnet-50", str(model)])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip() == (
+        "senet-proto: error: conv.caffemodel: caffemodel layer 'conv' (Convolution) has 1 blob(s) (4, 3, 3, 3) "
+        "but the prototxt has no such layer (mismatched prototxt/caffemodel pair?)")

@@ -177,3 +177,19 @@ def test_netscope_for_an_architecture_is_what_generate_writes(tmp_path: Path) ->
     assert run("view", "se-resnet-50", "--netscope", "-o", str(out), "--no-clipboard").exit_code == 0
     assert out.read_text() == generate_prototxt("se-resnet-50")
     assert check_netscope_safe(out.read_text()) == []
+
+
+def test_netscope_gets_a_legacy_v1_net_upgraded(tmp_path: Path) -> None:
+    """Netscope reads only 'layer': a V1 net ('layers', enum types) is sent upgraded, as info/draw read it."""
+    from cli_view_helpers import v1_net_file
+
+    from senet_proto.nets import resolve_current_net
+
+    src, out = v1_net_file(tmp_path / "v1.prototxt"), tmp_path / "netscope.prototxt"
+    r = run("view", src, "--netscope", "-o", str(out), "--no-clipboard")
+    assert r.exit_code == 0, r.output
+    assert "legacy V1 net" in r.stderr and "netscope/#/editor" in r.stdout
+    sent = read_prototxt(out)
+    assert not len(sent.layers) and [ly.type for ly in sent.layer] == [
+        "Input", "Convolution", "ReLU", "Pooling", "InnerProduct", "Softmax"]
+    assert sent == resolve_current_net(src) and check_netscope_safe(out.read_text()) == []

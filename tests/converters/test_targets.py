@@ -11,6 +11,7 @@ import pytest
 from senet_proto.caffe import caffe_pb2
 from senet_proto.converters.loader import CaffeNet
 from senet_proto.converters.targets import warn_non_finite
+from senet_proto.errors import UsageError
 
 BIG = np.finfo(np.float32).max
 
@@ -38,3 +39,27 @@ def test_non_finite_blobs_are_counted_exactly(values: list[float], counts: list[
         assert f"layer 'conv' has non-finite weights (NaN or inf: {[*counts, 0]} per blob)" in caplog.text
     else:
         assert not caplog.records
+
+
+@pytest.mark.parametrize(("out", "target", "expected"), [
+    ("m.onnx", None, "onnx"),
+    ("m.safetensors", None, "pytorch"),
+    ("M.SafeTensors", "timm", "timm"),
+    ("model.bin", "onnx", "onnx"),  # a name no kind claims: --to decides
+])
+def test_target_for_output(out: str, target: str | None, expected: str) -> None:
+    from senet_proto.converters.targets import target_for_output
+
+    assert target_for_output(out, target) == expected
+
+
+def test_a_directory_output_means_the_timm_folder_target(tmp_path, monkeypatch) -> None:
+    from senet_proto.converters import targets
+
+    for out in (str(tmp_path), "new-folder/"):
+        if "timm-dir" not in targets.TARGETS:
+            with pytest.raises(UsageError, match="the target 'timm-dir', which this version of senet-proto lacks"):
+                targets.target_for_output(out)
+        monkeypatch.setitem(targets.TARGETS, "timm-dir", "senet_proto.converters.timm:export_timm")
+        assert targets.target_for_output(out) == "timm-dir"
+        monkeypatch.undo()

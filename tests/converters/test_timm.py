@@ -146,8 +146,8 @@ def test_convert_to_timm_cli_errors(resnet50_files, tmp_path: Path) -> None:
     assert result.exit_code == 1, result.output
     assert "legacy_seresnet101" in result.output and "missing" in result.output
     assert len(result.output.strip().splitlines()) == 1 and not out.exists()
-    result = CliRunner().invoke(main, ["convert", str(proto), str(weights), "--to", "onnx", "-o", str(out),
-                                       "--timm-model", "legacy_seresnet50"])
+    result = CliRunner().invoke(main, ["convert", str(proto), str(weights), "--to", "onnx", "-o",
+                                       str(out.with_suffix(".onnx")), "--timm-model", "legacy_seresnet50"])
     assert result.exit_code == 2 and "--timm-model applies to --to timm only" in result.output
     result = CliRunner().invoke(main, ["convert", str(proto), str(weights), "--to", "timm", "-o", str(out),
                                        "--fuse-bn"])
