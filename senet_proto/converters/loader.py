@@ -273,6 +273,7 @@ def load_caffe(prototxt: NetLike, caffemodel: NetLike | None, *, allow_extra: bo
     # Caffe ignores source layers the net lacks; those worth a warning (see the module's docstring), weighted first
     ignored = sorted((src for src in sources if src.name not in all_names and (
         len(src.blobs) or not (allow_extra or src.type in IGNORED_EXTRA_TYPES))), key=lambda src: not len(src.blobs))
+    weighted = [src for src in ignored if len(src.blobs)]
     for src in sources:
         target = wanted.get(src.name)
         if target is None:  # as Caffe: ignored
@@ -295,17 +296,17 @@ def load_caffe(prototxt: NetLike, caffemodel: NetLike | None, *, allow_extra: bo
                  _first_three([f"'{n}'" for n in layers]))
     for name, layer in wanted.items():
         if name not in result.weights and _needs_weights(layer):
-            weighted = [src for src in ignored if len(src.blobs)]
             unplaced = f" it has weights for {_listing(weighted)}, which the prototxt lacks" if weighted else ""
             raise CaffemodelError(
                 f"{prefix}layer '{name}' ({layer.type}) needs weights but the caffemodel has none for it"
                 f" (mismatched prototxt/caffemodel pair?{unplaced})"
             )
     if ignored:
-        why = ("weights that the prototxt has no place for" if any(len(src.blobs) for src in ignored) else
-               "names that differ (--allow-extra silences this for layers without weights)")
+        why, hint = (("weights that the prototxt has no place for", "") if weighted else
+                     ("names that differ", " (--allow-extra silences this for layers without weights)"))
         log.warning("%signoring %d caffemodel layer(s) that the prototxt lacks: %s; Caffe ignores them too, but %s "
-                    "may mean a mismatched prototxt/caffemodel pair", prefix, len(ignored), _listing(ignored), why)
+                    "may mean a mismatched prototxt/caffemodel pair%s", prefix, len(ignored), _listing(ignored), why,
+                    hint)
     return result
 
 
