@@ -52,7 +52,9 @@ Examples:
               help="Output format [default: from -o's name: .safetensors pytorch, .onnx onnx].")
 @click.option("-o", "--output", required=True, type=click.Path(), help="Output file (its suffix must fit --to).")
 @click.option("--fuse-bn", is_flag=True, help="Fold BatchNorm (and its Scale) into the preceding convolution.")
-@click.option("--allow-extra", is_flag=True, help="Ignore caffemodel layers without weights that the prototxt lacks.")
+@click.option("--allow-extra", is_flag=True,
+              help="No warning for caffemodel layers without weights that the prototxt lacks (caffemodel layers the "
+                   "prototxt lacks are ignored, as Caffe does, with one warning naming them).")
 @click.option("--class-order", type=click.Choice(CLASS_ORDERS), default="official", show_default=True,
               help="official: as released; imagenet: classifier rows permuted to the standard synset order.")
 @click.option("--input", "input_format", type=click.Choice(INPUT_FORMATS), default="bgr255", show_default=True,

@@ -42,7 +42,9 @@ Examples:
 @click.option("--fuse-bn", is_flag=True, help="Verify the BatchNorm-folded model.")
 @click.option("--optimize", is_flag=True,
               help="Verify the PyTorch module after optimize_for_inference() (prepacked CPU convolutions).")
-@click.option("--allow-extra", is_flag=True, help="Ignore caffemodel layers without weights that the prototxt lacks.")
+@click.option("--allow-extra", is_flag=True,
+              help="No warning for caffemodel layers without weights that the prototxt lacks (caffemodel layers the "
+                   "prototxt lacks are ignored, as Caffe does, with one warning naming them).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random input.")
 @click.option("--all-blobs/--worst-only", default=True, show_default=True, help="Print every blob or a summary.")
 @verbosity_options

@@ -7,16 +7,16 @@ prototxt layer's type and parameters say how many blobs of which shapes it takes
 and the caffemodel layer of that name must have them; its own type is not compared
 (a differing type whose blobs fit is logged at INFO, e.g. Axpy layers saved as ``Python``).
 
-- a prototxt layer that needs weights and has none in the caffemodel,
+- a prototxt layer that needs weights and has none in the caffemodel (Caffe would fill it randomly),
 - a wrong number of blobs, or blob shapes that contradict the layer's parameters,
-- a caffemodel layer with blobs that the prototxt does not have,
 
-are ``CaffemodelError``s naming the layer. Caffemodels saved from a training
-net carry parameter-free data, loss and accuracy layers; those are ignored.
-Any other caffemodel layer unknown to the prototxt is an error unless
-``allow_extra=True`` and it has no blobs (the released SENet-154 caffemodel
-names a few parameter-free layers differently from its prototxt). Caffe's own
-automatic ``Split`` layers are ignored too.
+are ``CaffemodelError``s naming the layer. Caffemodel layers the net lacks are
+ignored, with or without blobs, as Caffe ignores them ("Ignoring source layer"),
+in one warning naming them: weights with no place in the prototxt may mean a
+mismatched pair. Not named: a training snapshot's parameter-free data, loss and
+accuracy layers, Caffe's automatic ``Split`` layers, layers of the prototxt's
+other phases, and with ``allow_extra=True`` any extra layer without blobs (the
+released SENet-154 caffemodel names a few differently from its prototxt).
 
 Only the TEST-phase layers of the prototxt are matched (this is a deploy
 reader); layers of other phases are kept in ``net`` but get no weights.
@@ -270,20 +270,13 @@ def load_caffe(prototxt: NetLike, caffemodel: NetLike | None, *, allow_extra: bo
     seen: set[str] = set()
     retyped: dict[tuple[str, str], list[str]] = {}
     sources = list(_model_layers(model, preread))
-    extra_free: list[_SourceLayer] = []
-    for src in sources:  # blobs the prototxt has no place for: the most telling sign of a mismatched pair
-        if src.name not in wanted:
-            if len(src.blobs):
-                shapes = ", ".join(str(_raw_shape(b)) for b in src.blobs)
-                raise CaffemodelError(
-                    f"{prefix}caffemodel layer '{src.name}' ({src.type or '?'}) has {len(src.blobs)} blob(s) "
-                    f"{shapes} but the prototxt has no such layer (mismatched prototxt/caffemodel pair?)"
-                )
-            if src.name not in all_names and src.type not in IGNORED_EXTRA_TYPES:
-                extra_free.append(src)
+    # Caffe ignores source layers the net lacks; those worth a warning (see the module's docstring), weighted first
+    ignored = sorted((src for src in sources if src.name not in all_names and (
+        len(src.blobs) or not (allow_extra or src.type in IGNORED_EXTRA_TYPES))), key=lambda src: not len(src.blobs))
+    weighted = [src for src in ignored if len(src.blobs)]
     for src in sources:
         target = wanted.get(src.name)
-        if target is None:
+        if target is None:  # as Caffe: ignored
             continue
         if src.name in seen:
             raise CaffemodelError(f"{prefix}caffemodel has two layers named '{src.name}'")
@@ -300,21 +293,33 @@ def load_caffe(prototxt: NetLike, caffemodel: NetLike | None, *, allow_extra: bo
     for (ours, theirs), layers in retyped.items():
         log.info("%s%d layer(s) %s in the prototxt are %s in the caffemodel (%s); their blobs fit, and weights "
                  "are matched by name as Caffe does", prefix, len(layers), ours, theirs,
-                 ", ".join(f"'{n}'" for n in layers[:3]) + (f" and {len(layers) - 3} more" if len(layers) > 3 else ""))
+                 _first_three([f"'{n}'" for n in layers]))
     for name, layer in wanted.items():
         if name not in result.weights and _needs_weights(layer):
+            unplaced = f" it has weights for {_listing(weighted)}, which the prototxt lacks" if weighted else ""
             raise CaffemodelError(
                 f"{prefix}layer '{name}' ({layer.type}) needs weights but the caffemodel has none for it"
-                " (mismatched prototxt/caffemodel pair?)"
+                f" (mismatched prototxt/caffemodel pair?{unplaced})"
             )
-    if extra_free and not allow_extra:
-        names = ", ".join(f"'{s.name}' ({s.type or '?'})" for s in extra_free[:3])
-        more = f" and {len(extra_free) - 3} more" if len(extra_free) > 3 else ""
-        raise CaffemodelError(
-            f"{prefix}caffemodel layer(s) {names}{more} without weights are not in the prototxt "
-            "(use allow_extra / --allow-extra to ignore extra parameter-free layers)"
-        )
+    if ignored:
+        why, hint = (("weights that the prototxt has no place for", "") if weighted else
+                     ("names that differ", " (--allow-extra silences this for layers without weights)"))
+        log.warning("%signoring %d caffemodel layer(s) that the prototxt lacks: %s; Caffe ignores them too, but %s "
+                    "may mean a mismatched prototxt/caffemodel pair%s", prefix, len(ignored), _listing(ignored), why,
+                    hint)
     return result
+
+
+def _first_three(items: list[str]) -> str:
+    return ", ".join(items[:3]) + (f" and {len(items) - 3} more" if len(items) > 3 else "")
+
+
+def _listing(layers: list[_SourceLayer]) -> str:
+    """Caffemodel layers by name, type and blob count: the first three and how many more."""
+    def one(src: _SourceLayer) -> str:
+        n = len(src.blobs)
+        return f"'{src.name}' ({src.type or '?'}{f', {n} blob' + 's' * (n > 1) if n else ''})"
+    return _first_three([one(src) for src in layers])
 
 
 @dataclass
@@ -342,8 +347,3 @@ _LEGACY = ("num", "channels", "height", "width")
 def _is_legacy(blob: caffe_pb2.BlobProto) -> bool:
     return not blob.HasField("shape") and any(blob.HasField(f) for f in _LEGACY)
 
-
-def _raw_shape(blob: caffe_pb2.BlobProto) -> tuple[int, ...]:
-    if _is_legacy(blob):
-        return tuple(getattr(blob, f) for f in _LEGACY)
-    return tuple(blob.shape.dim)

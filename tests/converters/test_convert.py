@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from official_nets import shared_file
 
 from senet_proto import load_pytorch
-from senet_proto.caffe import caffe_pb2, write_prototxt
+from senet_proto.caffe import caffe_pb2, parse_prototxt, write_prototxt
 from senet_proto.cli import main
 from senet_proto.converters import load_caffe
 from senet_proto.converters.conventions import label_map
@@ -165,7 +165,34 @@ def test_truncated_caffemodel(r50, tmp_path: Path, keep: float) -> None:
 def test_mismatched_pair(reference, r50, tmp_path: Path) -> None:
     other = reference.cached_weights(generate("se-bn-inception"), seed=0)
     result = run([str(r50[0]), str(other), "-o", str(tmp_path / "out.safetensors")])
-    assert_one_line_error(result, tmp_path, "layer", "mismatched prototxt/caffemodel pair")
+    assert_one_line_error(result, tmp_path, "layer", "needs weights", "mismatched prototxt/caffemodel pair")
+
+
+def test_extra_caffemodel_layers_warn_once(tmp_path: Path) -> None:
+    """Caffemodel layers the prototxt lacks are ignored, as Caffe does, in one warning line (real Caffe does the
+    same: test_loader's test_extra_weighted_layer_loads_as_in_real_caffe)."""
+    proto = tmp_path / "net.prototxt"
+    write_prototxt(parse_prototxt(
+        'layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 dim: 4 dim: 4 } } }'
+        'layer { name: "conv" type: "Convolution" bottom: "data" top: "conv"'
+        '        convolution_param { num_output: 2 kernel_size: 1 bias_term: false } }'), proto)
+    model = caffe_pb2.NetParameter()
+    for name, type_, shape in (("conv", "Convolution", [2, 3, 1, 1]), ("classifier_old", "InnerProduct", [1]),
+                               ("relu_renamed", "ReLU", None)):
+        ly = model.layer.add(name=name, type=type_)
+        if shape:
+            ly.blobs.add().shape.dim.extend(shape)
+            ly.blobs[0].data.extend([1.0] * int(np.prod(shape)))
+    weights = tmp_path / "extra.caffemodel"
+    weights.write_bytes(model.SerializeToString())
+    for flag, count in (([], 2), (["--allow-extra"], 1)):
+        out = tmp_path / f"out{count}.safetensors"
+        result = run([str(proto), str(weights), "-o", str(out), *flag])
+        assert result.exit_code == 0 and out.is_file(), result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(
+            f"senet-proto: extra.caffemodel: ignoring {count} caffemodel layer(s)"), lines
+        assert "'classifier_old' (InnerProduct, 1 blob)" in lines[0] and ("relu_renamed" in lines[0]) == (count == 2)
 
 
 def test_same_names_wrong_shapes(reference, r50, tmp_path: Path) -> None:

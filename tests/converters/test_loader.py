@@ -115,8 +115,6 @@ def test_weights_matched_by_name() -> None:
     ({"conv": [np.ones((5, 3, 3, 3)), np.zeros(5)]}, r"layer 'conv'.*blob 0 has shape \(5, 3, 3, 3\).*\(4, \?, 3, 3\)"),
     ({"conv": [np.ones((4, 3, 5, 5)), np.zeros(4)]}, r"blob 0 has shape \(4, 3, 5, 5\)"),
     ({"bn": [np.zeros(4), np.ones(3), np.ones(1)]}, r"layer 'bn' \(BatchNorm\): blob 1 has shape \(3,\)"),
-    ({"extra": [np.ones(3)]}, r"caffemodel layer 'extra'.*1 blob\(s\).*no such layer"),
-    ({"extra": []}, r"caffemodel layer\(s\) 'extra' \(\?\) without weights are not in the prototxt.*allow-extra"),
     ({"relu": [np.ones(2)]}, r"layer 'relu' \(ReLU\): takes no weights"),
 ])
 def test_mismatch_errors_name_the_layer(overrides, pattern: str) -> None:
@@ -124,18 +122,84 @@ def test_mismatch_errors_name_the_layer(overrides, pattern: str) -> None:
         load_caffe(small_net(), small_model(**overrides))
 
 
-def test_allow_extra_only_for_parameter_free_layers() -> None:
-    load_caffe(small_net(), small_model(extra=[]), allow_extra=True)
-    with pytest.raises(CaffemodelError, match="extra"):
-        load_caffe(small_net(), small_model(extra=[np.ones(2)]), allow_extra=True)
+def warnings_said(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
 
 
-def test_training_snapshot_layers_are_ignored() -> None:
-    model = small_model()
+@pytest.mark.parametrize("allow_extra", [False, True])
+def test_extra_caffemodel_layers_ignored_as_caffe_does_with_one_warning(
+        caplog: pytest.LogCaptureFixture, allow_extra: bool) -> None:
+    """Caffe's CopyTrainedLayersFrom ignores source layers the net lacks, with or without blobs: so do we, in one
+    warning naming the first three and the count; allow_extra leaves out those without weights."""
+    extras = {f"old_fc{i}": [np.ones((2, 3)), np.zeros(2)] for i in range(4)}
+    model = small_model(renamed_relu=[], **extras)
+    with caplog.at_level(logging.WARNING, logger="senet_proto"):
+        cn = load_caffe(small_net(), model, allow_extra=allow_extra)
+    assert sorted(cn.weights) == ["bn", "conv"]
+    np.testing.assert_array_equal(cn.weights["conv"][0], np.ones((4, 3, 3, 3), np.float32))
+    said = warnings_said(caplog)
+    assert len(said) == 1, said
+    named = "'old_fc0' (?, 2 blobs), 'old_fc1' (?, 2 blobs), 'old_fc2' (?, 2 blobs) and"
+    assert named in said[0] and "Caffe ignores them too" in said[0] and "mismatched" in said[0], said
+    if allow_extra:
+        assert "ignoring 4 caffemodel layer(s)" in said[0] and "renamed_relu" not in said[0], said
+    else:
+        assert "ignoring 5 caffemodel layer(s)" in said[0] and "and 2 more" in said[0], said
+
+
+@pytest.mark.parametrize(("allow_extra", "warned"), [(False, True), (True, False)])
+def test_allow_extra_silences_parameter_free_extras(
+        caplog: pytest.LogCaptureFixture, allow_extra: bool, warned: bool) -> None:
+    with caplog.at_level(logging.WARNING, logger="senet_proto"):
+        load_caffe(small_net(), small_model(extra=[]), allow_extra=allow_extra)
+    said = warnings_said(caplog)
+    assert len(said) == int(warned), said
+    if warned:
+        assert "'extra' (?)" in said[0] and "--allow-extra" in said[0], said
+
+
+def test_training_snapshot_layers_are_ignored(caplog: pytest.LogCaptureFixture) -> None:
+    """Data, loss and Split layers of a training snapshot, and weights of the prototxt's other-phase layers,
+    are ignored without a warning."""
+    net = small_net()
+    net.layer.append(layer("InnerProduct", "train_fc", ["conv"], ["train_fc"],
+                           inner_product_param={"num_output": 2}, include=[{"phase": "TRAIN"}]))
+    model = small_model(train_fc=[np.ones((2, 64)), np.zeros(2)])
     model.layer.add(name="data_src", type="Data")
     model.layer.add(name="loss", type="SoftmaxWithLoss")
     model.layer.add(name="conv_conv_0_split", type="Split")
-    assert sorted(load_caffe(small_net(), model).weights) == ["bn", "conv"]
+    with caplog.at_level(logging.WARNING, logger="senet_proto"):
+        assert sorted(load_caffe(net, model).weights) == ["bn", "conv"]
+    assert not warnings_said(caplog)
+
+
+def test_missing_weights_still_refused_naming_the_ignored_layers() -> None:
+    """Caffe would fill a layer without weights randomly (a different result): a mismatched pair stays an error,
+    and the caffemodel's unplaced weights are named as the likely counterpart."""
+    with pytest.raises(CaffemodelError, match=r"layer 'conv' \(Convolution\) needs weights but the caffemodel has "
+                                              r"none for it \(mismatched prototxt/caffemodel pair\? it has weights "
+                                              r"for 'conv1' \(\?, 2 blobs\), which the prototxt lacks\)"):
+        load_caffe(small_net(), small_model(conv=None, conv1=[np.ones((4, 3, 3, 3)), np.zeros(4)]))
+
+
+def test_extra_weighted_layer_loads_as_in_real_caffe(reference, tmp_path: Path,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    """Real Caffe loads a caffemodel with a weighted layer the prototxt lacks (ignoring it); ours gives its output."""
+    rng = np.random.default_rng(3)
+    model = small_model(conv=[rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)],
+                        bn=[rng.standard_normal(4), rng.uniform(0.5, 2, 4), np.full(1, 2.0)],
+                        old_fc=[rng.standard_normal((10, 64)), rng.standard_normal(10)])
+    model.layer[-1].type = "InnerProduct"
+    path = tmp_path / "extra.caffemodel"
+    path.write_bytes(model.SerializeToString())
+    with caplog.at_level(logging.WARNING, logger="senet_proto"):
+        caffenet = load_caffe(small_net(), path)
+    assert any("'old_fc' (InnerProduct, 2 blobs)" in m for m in warnings_said(caplog)), caplog.text
+    x = rng.standard_normal((1, 3, 6, 6)).astype(np.float32)
+    caffe = reference.forward(small_net(), path, {"data": x}, blobs=["conv"])
+    with torch.no_grad():
+        ours = build_module(caffenet).forward_blobs(torch.from_numpy(x))
+    np.testing.assert_allclose(ours["conv"].numpy(), caffe["conv"], rtol=1e-5, atol=1e-5)
 
 
 def test_a_snapshots_data_layer_loads_where_the_deploy_net_has_its_input() -> None:
