@@ -395,11 +395,11 @@ def speed(arch: str, shape_hw: tuple[int, int], batches: tuple[int, ...], device
     _, timm_mod = timm_model(caffenet, device)
     variants = _variants(caffenet, device, timm_mod, allow_compile, device == "cuda")
     sync = torch.cuda.synchronize if device == "cuda" else None
+    blob = score_blob(caffenet)
     rows = []
     for batch in batches:
         x32 = torch.from_numpy(make_input((batch, 3, *shape_hw))).to(device)
-        with torch.no_grad():
-            ref = variants["plain"][0](x32).float()
+        ref = scores(variants["plain"][0], make_input((batch, 3, *shape_hw)), device, blob)
         for name, (ours, tm, fmt, mode) in variants.items():
             x = x32.contiguous(memory_format=fmt) if fmt is not None else x32
             calls = {"ours": _runner(ours, x, mode)}
@@ -416,9 +416,9 @@ def speed(arch: str, shape_hw: tuple[int, int], batches: tuple[int, ...], device
             if "timm" in best:
                 row.update(timm_ms=1000 * best["timm"], timm_img_s=batch / best["timm"],
                            ours_over_timm=best["ours"] / best["timm"])
-            if isinstance(mode, torch.dtype):
-                out = calls["ours"]()
-                row["error_vs_fp32"] = rel_err(out.float().cpu().numpy(), ref.cpu().numpy())
+            if isinstance(mode, torch.dtype):  # the pre-softmax scores' error (probabilities saturate)
+                with torch.autocast(x.device.type, dtype=mode):
+                    row["error_vs_fp32"] = rel_err(scores(ours, x.cpu().numpy(), device, blob), ref)
             rows.append(row)
             log(f"  {name} batch {batch}: ours {row['ours_ms']:.2f} ms ({row['ours_img_s']:.0f} img/s)"
                 + (f", timm {row['timm_ms']:.2f} ms, ratio {row['ours_over_timm']:.2f}" if "timm_ms" in row else "")
