@@ -3,17 +3,15 @@ module layout (``torch_layout``) backwards. BatchNorm gets factor 1 (the module 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
-from ..caffe import parse_prototxt
 from ..converters.graph import Node
 from ..converters.loader import CaffeNet
-from ..converters.pytorch_io import read_metadata
+from ..converters.pytorch_io import read_embedded_net
 from ..converters.torch_layout import module_graph, module_keys
-from ..errors import CaffemodelError, PrototxtError, UsageError
+from ..errors import CaffemodelError, UsageError
 
 
 def _node_blobs(node: Node, state: dict[str, np.ndarray], key: str,
@@ -48,17 +46,10 @@ def caffenet_from_pytorch_file(path: Path) -> tuple[CaffeNet, dict[str, str]]:
     """The Caffe net and blobs a ``--to pytorch`` file was made from (BatchNorm factor 1), and its metadata."""
     from safetensors.numpy import load_file
 
-    meta = read_metadata(path)
+    meta, net, shapes = read_embedded_net(path)
     if meta.get("fuse_bn") == "true":
         raise UsageError(f"{path}: its BatchNorm is folded into the convolutions (--fuse-bn); the release's nets "
                          "keep BatchNorm + Scale: export a file converted without --fuse-bn")
-    try:
-        net = parse_prototxt(meta["prototxt"], source=f"{path} (embedded prototxt)")
-        shapes = json.loads(meta["blob_shapes"])
-    except (KeyError, ValueError) as e:
-        raise CaffemodelError(f"{path}: damaged metadata ({e})") from None
-    except PrototxtError as e:
-        raise CaffemodelError(str(e)) from None
     zeros = {name: [np.zeros(s, dtype=np.float32) for s in blob_shapes] for name, blob_shapes in shapes.items()}
     graph = module_graph(CaffeNet(net=net, weights=zeros, source=str(path)))
     state = load_file(str(path))

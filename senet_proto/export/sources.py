@@ -96,8 +96,13 @@ def _torch_state_dict(path: Path) -> dict[str, np.ndarray]:
 
 def _check_model(model: str) -> str:
     if model not in TIMM_ARCHS:
+        # timm's other SE nets (seresnet50, seresnext50_32x4d, ...) are timm ResNets with SE attention (stride on
+        # the 3x3, a stem max pool rounding down): no template of the release describes them
+        other = (" (timm's non-legacy SE nets differ from the release's structure, which the templates describe; "
+                 "they are not supported)") \
+            if model.startswith(("seresnet", "seresnext", "senet")) else ""
         raise UsageError(f"unknown timm model {model!r}: export takes timm's legacy SENets "
-                         f"({', '.join(TIMM_MODELS)}), a timm folder or a senet-proto safetensors file")
+                         f"({', '.join(TIMM_MODELS)}), a timm folder or a senet-proto safetensors file{other}")
     return model
 
 

@@ -34,9 +34,11 @@ def resnet18_weights(tmp_path_factory) -> Path:
     return path
 
 
-def test_an_unknown_timm_model_is_refused(tmp_path) -> None:
-    code, line = run(tmp_path, "legacy_seresnet51", "--weights", "w.safetensors")
-    assert code == 2 and "unknown timm model 'legacy_seresnet51'" in line and "legacy_seresnet50" in line
+@pytest.mark.parametrize(("name", "says"), [("legacy_seresnet51", "legacy_seresnext50_32x4d"),
+                                            ("seresnet50", "non-legacy SE nets differ")])
+def test_an_unknown_timm_model_is_refused(tmp_path, name, says) -> None:
+    code, line = run(tmp_path, name, "--weights", "w.safetensors")
+    assert code == 2 and f"unknown timm model '{name}'" in line and says in line
     assert_nothing_written(tmp_path)
 
 
