@@ -67,6 +67,7 @@ def test_real_caffe_computes_what_timm_computes(reference, exported, name, style
     assert float(scores.std()) > 0.1  # calibrated: the scores are not all alike
     out = reference.forward(proto, caffemodel, x, blobs=["classifier"])["classifier"]
     assert_scores_close(out, scores)
+    assert "those of the PyTorch model" in proto.read_text().splitlines()[1]  # no conventions recorded: as is
     net = read_prototxt(proto)
     assert not any(ly.type == "Axpy" for ly in net.layer) if style == "scale" else \
         any(ly.type == "Axpy" for ly in net.layer)
@@ -153,3 +154,18 @@ def test_recorded_conventions_can_be_kept(release_weights, tmp_path) -> None:
     np.testing.assert_array_equal(back["classifier"][0], sd["last_linear.weight"])
     header = out_proto.read_text().splitlines()[1]
     assert "rgb255" in header and "imagenet" in header
+
+
+def test_a_pytorch_file_with_folded_batchnorm_is_refused(release_weights, tmp_path) -> None:
+    net, weights = release_weights
+    from senet_proto.caffe import format_prototxt
+
+    (tmp_path / "net.prototxt").write_text(format_prototxt(net))
+    fused = tmp_path / "fused.safetensors"
+    result = CliRunner().invoke(main, ["convert", str(tmp_path / "net.prototxt"), str(weights), "--fuse-bn",
+                                       "-o", str(fused)])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(main, ["export", str(fused), "-o", str(tmp_path / "out.prototxt"),
+                                       "--caffemodel", str(tmp_path / "out.caffemodel")])
+    assert result.exit_code == 2 and "--fuse-bn" in result.output
+    assert not (tmp_path / "out.prototxt").exists() and not (tmp_path / "out.caffemodel").exists()
