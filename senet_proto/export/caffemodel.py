@@ -30,7 +30,7 @@ def _blob_head(arr: np.ndarray) -> tuple[bytes, int]:
     blob = caffe_pb2.BlobProto()
     blob.shape.dim.extend(int(d) for d in arr.shape)
     nbytes = 4 * int(arr.size)
-    head = blob.SerializeToString() + _tag(BLOB_DATA) + encode_varint(nbytes)
+    head = blob.SerializeToString() + (_tag(BLOB_DATA) + encode_varint(nbytes) if nbytes else b"")  # as protobuf
     return head, len(head) + nbytes
 
 

@@ -169,3 +169,16 @@ def test_a_pytorch_file_with_folded_batchnorm_is_refused(release_weights, tmp_pa
                                        "--caffemodel", str(tmp_path / "out.caffemodel")])
     assert result.exit_code == 2 and "--fuse-bn" in result.output
     assert not (tmp_path / "out.prototxt").exists() and not (tmp_path / "out.caffemodel").exists()
+
+
+def test_the_class_count_follows_the_weights(tmp_path) -> None:
+    """A 10-class state dict (torch.save): a 10-output classifier; our strict reader loads the pair."""
+    timm = pytest.importorskip("timm")
+    model = timm.create_model("legacy_seresnet50", pretrained=False, num_classes=10)
+    torch.save(model.state_dict(), tmp_path / "w.pth")
+    proto, caffemodel = export(tmp_path, "legacy_seresnet50", "--weights", str(tmp_path / "w.pth"))
+    caffenet = load_caffe(proto, caffemodel)
+    np.testing.assert_array_equal(caffenet.weights["classifier"][0], model.last_linear.weight.detach().numpy())
+    np.testing.assert_array_equal(caffenet.weights["conv2_1_1x1_up"][0], model.layer1[0].se_module.fc2.weight
+                                  .detach().numpy())
+    assert [list(b.shape) for b in caffenet.weights["conv1/7x7_s2/bn"]] == [[64], [64], [1]]
