@@ -173,13 +173,16 @@ def caffe_blobs_from_timm(net: caffe_pb2.NetParameter, tensor: Callable[[str], n
 def check_against_timm(shapes: Mapping[str, tuple[int, ...]], model_name: str, num_classes: int,
                        what: str = "--to timm") -> None:
     """Compare a state dict's keys and shapes (``key -> shape``) with timm's own state dict (timm builds the
-    model; no weights are fetched). ``what`` starts the messages (the command that checks)."""
+    model on PyTorch's meta device; no weights are fetched or made). ``what`` starts the messages."""
     try:
         import timm
     except ImportError:
         raise UsageError(f"{what} needs the 'timm' package to check the mapping (pip install 'senet-proto[timm]')") \
             from None
-    expected = timm.create_model(model_name, pretrained=False, num_classes=num_classes).state_dict()
+    import torch
+
+    with torch.device("meta"):  # shapes only: no memory for the weights, no time initialising them
+        expected = timm.create_model(model_name, pretrained=False, num_classes=num_classes).state_dict()
     missing = sorted(set(expected) - set(shapes))
     extra = sorted(set(shapes) - set(expected))
     if missing or extra:

@@ -71,9 +71,15 @@ def _safetensors(path: Path) -> tuple[dict[str, tuple[int, ...]], Callable[[str]
     except Exception as e:  # safetensors raises its own SafetensorError
         raise CaffemodelError(f"{path}: not a readable safetensors file ({str(e).splitlines()[0]})") from None
 
+    handle: list[Any] = []  # one open file for all reads
+
     def read(key: str) -> np.ndarray:
-        with safe_open(str(path), framework="np") as f:
-            return _float32(f.get_tensor(key))
+        try:
+            if not handle:
+                handle.append(safe_open(str(path), framework="np"))
+            return _float32(handle[0].get_tensor(key))
+        except Exception as e:  # e.g. a dtype NumPy has not (bfloat16)
+            raise CaffemodelError(f"{path}: cannot read {key} ({str(e).splitlines()[0]})") from None
 
     return shapes, read, meta
 

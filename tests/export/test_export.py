@@ -73,12 +73,13 @@ def test_real_caffe_computes_what_timm_computes(reference, exported, name, style
         any(ly.type == "Axpy" for ly in net.layer)
 
 
-@pytest.mark.parametrize(("name", "style", "squeeze"), [c for c in CASES if c[1] == "scale" and "154" not in c[0]])
+@pytest.mark.parametrize(("name", "style", "squeeze"), [c for c in CASES if c[1] == "scale"])
 def test_opencv_dnn_runs_the_scale_export(exported, name, style, squeeze) -> None:
-    cv2 = pytest.importorskip("cv2", reason="opencv-python-headless is part of the test extras")
+    import cv2  # opencv-python-headless<5, in the test extra
     assert int(cv2.__version__.split(".")[0]) == 4  # OpenCV 5 has no Caffe importer
     scores, x, proto, caffemodel = exported(name, style, squeeze)
     net = cv2.dnn.readNetFromCaffe(str(proto), str(caffemodel))
+    net.enableWinograd(False)  # OpenCV's Winograd 3x3 convolutions round differently (see bench/README.md)
     net.setInput(x)
     out = net.forward("classifier").reshape(scores.shape)
     assert_scores_close(out, scores)
