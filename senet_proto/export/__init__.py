@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..caffe import caffe_pb2, format_prototxt
-from ..converters.conventions import ConvertOptions, change_conventions, classifier_layer, metadata
+from ..converters.conventions import ConvertOptions, change_conventions, metadata
 from ..converters.loader import CaffeNet
 from ..converters.timm import TIMM_ARCHS, caffe_blobs_from_timm, check_against_timm
 from ..fsutil import atomic_open_many, check_output_path
@@ -67,12 +67,11 @@ def _blob_stream(net: caffe_pb2.NetParameter, source: WeightSource, src: Convert
     if src != dst:
         inputs = {top for ly in net.layer if ly.type == "Input" for top in ly.top}
         wanted = {ly.name for ly in net.layer if set(ly.bottom) & inputs} | {"classifier"}
-        stem = CaffeNet(net=net, weights={}, source=source.description)  # only the layers conventions change
-        for name, _, blobs in caffe_blobs_from_timm(net, source.read):
-            if name in wanted:
-                stem.weights[name] = list(blobs)
+        part = caffe_pb2.NetParameter()  # only the layers whose weights conventions change (and their BatchNorm)
+        part.layer.extend(ly for ly in net.layer if ly.name in wanted or ly.name.split("/bn")[0] in wanted)
+        stem = CaffeNet(net=net, weights={name: list(blobs) for name, _, blobs in
+                                          caffe_blobs_from_timm(part, source.read)}, source=source.description)
         changed = change_conventions(stem, src, dst).weights
-        assert classifier_layer(stem) in changed
     for name, type_, blobs in caffe_blobs_from_timm(net, source.read):
         yield name, type_, changed.get(name, blobs)
 
