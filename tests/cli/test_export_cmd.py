@@ -98,3 +98,16 @@ def test_a_failure_while_writing_leaves_neither_file(tmp_path, monkeypatch) -> N
     code, line = run(tmp_path, "legacy_seresnet50", "--weights", str(weights))
     assert code == 1 and "No space left" in line and len(written) == 20
     assert_nothing_written(tmp_path, "w.safetensors")
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (("legacy_seresnet50",), "give its weights with --weights FILE"),
+    (("net.prototxt.txt",), "not a safetensors file"),
+    (("legacy_seresnet50", "--weights", "absent.safetensors"), "no such file"),
+])
+def test_a_model_without_usable_weights_is_refused(tmp_path, monkeypatch, args, says) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("net.prototxt.txt").write_text("name: 'x'\n")
+    code, line = run(tmp_path, *args)
+    assert code in (1, 2) and says in line
+    assert_nothing_written(tmp_path, "net.prototxt.txt")
