@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "list": "senet_proto.cli.generate:list_cmd",
     "generate": "senet_proto.cli.generate:generate_cmd",
     "convert": "senet_proto.cli.convert:convert_cmd",
+    "export": "senet_proto.cli.export:export_cmd",
     "weights": "senet_proto.cli.weights:weights_cmd",
     "draw": "senet_proto.cli.draw:draw_cmd",
     "info": "senet_proto.cli.info:info_cmd",

@@ -64,7 +64,7 @@ def classifier_layer(caffenet: CaffeNet) -> str:
     raise UsageError("--class-order imagenet: the net has no InnerProduct/Convolution classifier with weights")
 
 
-def _permute_classes(caffenet: CaffeNet) -> None:
+def _permute_classes(caffenet: CaffeNet, inverse: bool = False) -> None:
     name = classifier_layer(caffenet)
     layer = next(ly for ly in caffenet.layers() if ly.name == name)
     blobs = caffenet.weights[name]
@@ -74,6 +74,8 @@ def _permute_classes(caffenet: CaffeNet) -> None:
     if n_out != len(perm):
         raise UsageError(f"--class-order imagenet: classifier '{name}' has {n_out} outputs, "
                          f"the label map has {len(perm)} classes")
+    if inverse:  # standard order back to the official one
+        perm = np.argsort(perm)
     new = [blobs[0][:, perm] if transpose else blobs[0][perm]]
     if len(blobs) > 1:
         new.append(blobs[1].reshape(-1)[perm].reshape(blobs[1].shape))
@@ -100,11 +102,17 @@ def _flip_input_channels(caffenet: CaffeNet) -> None:
 
 def apply_conventions(caffenet: CaffeNet, options: ConvertOptions) -> CaffeNet:
     """A copy of ``caffenet`` whose weights follow ``options`` (the input net is not changed)."""
-    options.validate()
+    return change_conventions(caffenet, ConvertOptions(), options)
+
+
+def change_conventions(caffenet: CaffeNet, source: ConvertOptions, target: ConvertOptions) -> CaffeNet:
+    """A copy of ``caffenet`` whose weights, which follow ``source``'s conventions, follow ``target``'s."""
+    source.validate()
+    target.validate()
     out = CaffeNet(net=caffenet.net, weights=dict(caffenet.weights), source=caffenet.source)
-    if options.class_order == "imagenet":
-        _permute_classes(out)
-    if options.input == "rgb255":
+    if source.class_order != target.class_order:
+        _permute_classes(out, inverse=target.class_order == "official")
+    if source.input != target.input:
         _flip_input_channels(out)
     return out
 
@@ -129,4 +137,4 @@ def metadata(options: ConvertOptions, source: str = "") -> dict[str, str]:
 
 
 __all__ = ["BGR_MEAN", "CLASS_ORDERS", "INPUT_FORMATS", "ConvertOptions", "apply_conventions",
-           "classifier_layer", "label_map", "metadata"]
+           "change_conventions", "classifier_layer", "label_map", "metadata"]

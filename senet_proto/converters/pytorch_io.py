@@ -92,12 +92,9 @@ def embedded_prototxt(path: str | os.PathLike[str]) -> str | None:
     return str(meta["prototxt"])
 
 
-def load_pytorch(path: str | os.PathLike[str], *, map_location: str = "cpu") -> CaffeNetModule:
-    """Rebuild the module saved by ``export_pytorch`` (``senet-proto convert --to pytorch``) and load its weights."""
-    from safetensors.torch import load_file
-
-    from .pytorch import build_module
-
+def read_embedded_net(path: str | os.PathLike[str]
+                      ) -> tuple[dict[str, str], caffe_pb2.NetParameter, dict[str, list[list[int]]]]:
+    """The metadata of a ``--to pytorch`` file, its embedded net and each layer's Caffe blob shapes."""
     meta = read_metadata(path)
     try:
         net = parse_prototxt(meta["prototxt"], source=f"{path} (embedded prototxt)")
@@ -106,6 +103,16 @@ def load_pytorch(path: str | os.PathLike[str], *, map_location: str = "cpu") -> 
         raise CaffemodelError(f"{path}: damaged metadata ({e})") from None
     except PrototxtError as e:
         raise CaffemodelError(str(e)) from None
+    return meta, net, shapes
+
+
+def load_pytorch(path: str | os.PathLike[str], *, map_location: str = "cpu") -> CaffeNetModule:
+    """Rebuild the module saved by ``export_pytorch`` (``senet-proto convert --to pytorch``) and load its weights."""
+    from safetensors.torch import load_file
+
+    from .pytorch import build_module
+
+    meta, net, shapes = read_embedded_net(path)
     weights = {name: [np.zeros(s, dtype=np.float32) for s in blob_shapes] for name, blob_shapes in shapes.items()}
     # no shape check: load_state_dict(strict=True) below checks every tensor against the embedded net
     module = build_module(CaffeNet(net=net, weights=weights, source=str(path)), fuse_bn=meta.get("fuse_bn") == "true",

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ..caffe import caffe_pb2
 from ..errors import CaffemodelError, UsageError
 from ..fsutil import atomic_open
 from .conventions import ConvertOptions, metadata
@@ -37,9 +40,48 @@ _BY_STRUCTURE: dict[tuple[tuple[int, ...], bool, bool], str] = {
     ((3, 4, 23, 3), True, False): "legacy_seresnext101_32x4d",
     ((3, 8, 36, 3), True, True): "legacy_senet154",
 }
-_BLOCK = re.compile(r"^conv([2-5])_(\d+)_(1x1_reduce|3x3|1x1_increase|1x1_down|1x1_up|1x1_proj)$")
+# the release's architecture id of each timm model (the generator's templates)
+TIMM_ARCHS = {
+    "legacy_seresnet50": "se-resnet-50",
+    "legacy_seresnet101": "se-resnet-101",
+    "legacy_seresnet152": "se-resnet-152",
+    "legacy_seresnext50_32x4d": "se-resnext-50",
+    "legacy_seresnext101_32x4d": "se-resnext-101",
+    "legacy_senet154": "senet-154",
+}
+_BLOCK = re.compile(r"^conv([2-5])_(\d+)_(1x1_reduce|3x3|1x1_increase|1x1_down|1x1_up|fc_down|fc_up|1x1_proj)$")
 _CONV_SLOT = {"1x1_reduce": "1", "3x3": "2", "1x1_increase": "3"}
+_SE_SLOT = {"1x1_down": "fc1", "fc_down": "fc1", "1x1_up": "fc2", "fc_up": "fc2"}  # --squeeze conv | fc
 _STEM = {"conv1/7x7_s2": "1", "conv1_1/3x3_s2": "1", "conv1_2/3x3": "2", "conv1_3/3x3": "3"}
+
+
+@dataclass(frozen=True)
+class TimmSlot:
+    """Where a Caffe Convolution/InnerProduct's weights live in timm: ``module``.weight (and .bias), and the
+    timm BatchNorm ``bn`` that its ``NAME/bn`` + ``NAME/bn/scale`` pair becomes (None: no BatchNorm)."""
+
+    module: str
+    bias: bool
+    bn: str | None
+
+
+def timm_slot(name: str) -> TimmSlot | None:
+    """The timm slot of a release layer name (None: the layer has no counterpart in timm's legacy SENets).
+    The one place of the Caffe <-> timm mapping; ``--to timm`` and ``export`` read it in opposite directions."""
+    if name in _STEM:
+        return TimmSlot(f"layer0.conv{_STEM[name]}", False, f"layer0.bn{_STEM[name]}")
+    if name == "classifier":
+        return TimmSlot("last_linear", True, None)
+    m = _BLOCK.match(name)
+    if m is None:
+        return None
+    base = f"layer{int(m.group(1)) - 1}.{int(m.group(2)) - 1}"
+    kind = m.group(3)
+    if kind in _CONV_SLOT:
+        return TimmSlot(f"{base}.conv{_CONV_SLOT[kind]}", False, f"{base}.bn{_CONV_SLOT[kind]}")
+    if kind == "1x1_proj":
+        return TimmSlot(f"{base}.downsample.0", False, f"{base}.downsample.1")
+    return TimmSlot(f"{base}.se_module.{_SE_SLOT[kind]}", True, None)
 
 
 def infer_timm_model(caffenet: CaffeNet) -> str:
@@ -85,27 +127,17 @@ def to_timm_state_dict(caffenet: CaffeNet) -> dict[str, np.ndarray]:
         if name not in caffenet.weights or (layer.type != "Convolution" and layer.type != "InnerProduct"):
             continue
         blobs = caffenet.weights[name]
-        if name in _STEM:
-            i = _STEM[name]
-            sd[f"layer0.conv{i}.weight"] = blobs[0]
-            _bn(f"layer0.bn{i}", caffenet, name, sd)
-        elif name == "classifier":
-            sd["last_linear.weight"], sd["last_linear.bias"] = blobs[0], blobs[1]
-        else:
-            m = _BLOCK.match(name)
-            if m is None:
-                raise CaffemodelError(f"--to timm: layer '{name}' has no counterpart in timm's legacy SENets")
-            base = f"layer{int(m.group(1)) - 1}.{int(m.group(2)) - 1}"
-            kind = m.group(3)
-            if kind in _CONV_SLOT:
-                sd[f"{base}.conv{_CONV_SLOT[kind]}.weight"] = blobs[0]
-                _bn(f"{base}.bn{_CONV_SLOT[kind]}", caffenet, name, sd)
-            elif kind == "1x1_proj":
-                sd[f"{base}.downsample.0.weight"] = blobs[0]
-                _bn(f"{base}.downsample.1", caffenet, name, sd)
-            else:
-                fc = "fc1" if kind == "1x1_down" else "fc2"
-                sd[f"{base}.se_module.{fc}.weight"], sd[f"{base}.se_module.{fc}.bias"] = blobs[0], blobs[1]
+        slot = timm_slot(name)
+        if slot is None:
+            raise CaffemodelError(f"--to timm: layer '{name}' has no counterpart in timm's legacy SENets")
+        w = blobs[0]
+        if slot.module.endswith(("fc1", "fc2")) and w.ndim == 2:  # --squeeze fc: timm's SE uses 1x1 convs
+            w = w.reshape(*w.shape, 1, 1)
+        sd[f"{slot.module}.weight"] = w
+        if slot.bias:
+            sd[f"{slot.module}.bias"] = blobs[1]
+        if slot.bn:
+            _bn(slot.bn, caffenet, name, sd)
         used.update({name, f"{name}/bn", f"{name}/bn/scale"})
     left = sorted(set(caffenet.weights) - used)
     if left:
@@ -113,22 +145,52 @@ def to_timm_state_dict(caffenet: CaffeNet) -> dict[str, np.ndarray]:
     return {k: v if v.ndim == 0 else np.ascontiguousarray(v) for k, v in sd.items()}
 
 
-def check_against_timm(sd: dict[str, np.ndarray], model_name: str, num_classes: int) -> None:
-    """Compare keys and shapes with timm's own state dict (timm builds the model; no weights are fetched)."""
+def caffe_blobs_from_timm(net: caffe_pb2.NetParameter, tensor: Callable[[str], np.ndarray]
+                          ) -> Iterator[tuple[str, str, list[np.ndarray]]]:
+    """(layer name, type, blobs) of each layer with weights of a net with the release's layer names, read one
+    tensor at a time from a timm legacy state dict (``tensor(key)``): ``to_timm_state_dict`` backwards.
+    BatchNorm gets factor 1 (its mean and variance as they are). Raises naming a layer with no timm slot."""
+    names = {ly.name for ly in net.layer}
+    for layer in net.layer:
+        if layer.type not in ("Convolution", "InnerProduct"):
+            continue
+        slot = timm_slot(layer.name)
+        if slot is None:
+            raise CaffemodelError(f"layer '{layer.name}' ({layer.type}) has no counterpart in timm's legacy SENets")
+        w = tensor(f"{slot.module}.weight")
+        if layer.type == "InnerProduct":
+            w = w.reshape(w.shape[0], -1)
+        yield layer.name, layer.type, [w, tensor(f"{slot.module}.bias")] if slot.bias else [w]
+        if slot.bn:
+            bn, scale = f"{layer.name}/bn", f"{layer.name}/bn/scale"
+            if bn not in names or scale not in names:
+                raise CaffemodelError(f"'{layer.name}' has no BatchNorm + Scale pair ({bn}, {scale})")
+            yield bn, "BatchNorm", [tensor(f"{slot.bn}.running_mean"), tensor(f"{slot.bn}.running_var"),
+                                    np.ones(1, np.float32)]
+            yield scale, "Scale", [tensor(f"{slot.bn}.weight"), tensor(f"{slot.bn}.bias")]
+
+
+def check_against_timm(shapes: Mapping[str, tuple[int, ...]], model_name: str, num_classes: int,
+                       what: str = "--to timm") -> None:
+    """Compare a state dict's keys and shapes (``key -> shape``) with timm's own state dict (timm builds the
+    model on PyTorch's meta device; no weights are fetched or made). ``what`` starts the messages."""
     try:
         import timm
     except ImportError:
-        raise UsageError("--to timm needs the 'timm' package to check the mapping (pip install 'senet-proto[timm]')") \
+        raise UsageError(f"{what} needs the 'timm' package to check the mapping (pip install 'senet-proto[timm]')") \
             from None
-    expected = timm.create_model(model_name, pretrained=False, num_classes=num_classes).state_dict()
-    missing = sorted(set(expected) - set(sd))
-    extra = sorted(set(sd) - set(expected))
+    import torch
+
+    with torch.device("meta"):  # shapes only: no memory for the weights, no time initialising them
+        expected = timm.create_model(model_name, pretrained=False, num_classes=num_classes).state_dict()
+    missing = sorted(set(expected) - set(shapes))
+    extra = sorted(set(shapes) - set(expected))
     if missing or extra:
-        raise CaffemodelError(
-            f"--to timm: keys differ from {model_name}: missing {missing[:5]}, unexpected {extra[:5]}")
+        raise CaffemodelError(f"{what}: keys differ from {model_name}: missing {len(missing)} {missing[:5]}, "
+                              f"unexpected {len(extra)} {extra[:5]}")
     for key, tensor in expected.items():
-        if tuple(tensor.shape) != tuple(sd[key].shape):
-            raise CaffemodelError(f"--to timm: {key} has shape {tuple(sd[key].shape)}, "
+        if tuple(tensor.shape) != tuple(shapes[key]):
+            raise CaffemodelError(f"{what}: {key} has shape {tuple(shapes[key])}, "
                                   f"{model_name} expects {tuple(tensor.shape)}")
 
 
@@ -144,7 +206,7 @@ def export_timm(caffenet: CaffeNet, out: str | os.PathLike[str], options: Conver
         raise UsageError(f"--timm-model must be one of {', '.join(TIMM_MODELS)}, got {name!r}")
     sd = to_timm_state_dict(caffenet)
     num_classes = int(sd["last_linear.weight"].shape[0])
-    check_against_timm(sd, name, num_classes)
+    check_against_timm({k: v.shape for k, v in sd.items()}, name, num_classes)
     meta = metadata(options, Path(caffenet.source).name if caffenet.source else "")
     meta.update({"senet_proto.format": "timm-state-dict", "timm_model": name, "num_classes": str(num_classes)})
     data = save(sd, metadata=meta)

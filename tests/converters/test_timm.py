@@ -15,9 +15,15 @@ from click.testing import CliRunner
 from test_onnx import run_onnx
 
 from senet_proto.cli import main
-from senet_proto.converters import load_caffe
+from senet_proto.converters import CaffeNet, load_caffe
 from senet_proto.converters.conventions import ConvertOptions
-from senet_proto.converters.timm import TIMM_MODELS, export_timm, infer_timm_model, to_timm_state_dict
+from senet_proto.converters.timm import (
+    TIMM_MODELS,
+    check_against_timm,
+    export_timm,
+    infer_timm_model,
+    to_timm_state_dict,
+)
 from senet_proto.errors import CaffemodelError, UsageError
 from senet_proto.generator import GenerateOptions, generate
 
@@ -97,10 +103,21 @@ def test_non_timm_nets_are_refused(reference, arch_weights) -> None:
     net, weights = arch_weights("se-bn-inception")
     with pytest.raises(UsageError, match="none of timm's legacy SENets"):
         infer_timm_model(load_caffe(net, weights))
+    net = generate("se-resnet-50", GenerateOptions(input_shape=(1, 3, 64, 64)))
+    net.layer[1].name = "conv1/7x7_s2_renamed"
+    caffenet = CaffeNet(net=net, weights={"conv1/7x7_s2_renamed": [np.zeros((64, 3, 7, 7), np.float32)]})
+    with pytest.raises(CaffemodelError, match="'conv1/7x7_s2_renamed' has no counterpart"):
+        to_timm_state_dict(caffenet)
+
+
+def test_an_fc_squeeze_net_maps_to_timm_s_1x1_convolutions(reference) -> None:
+    """SE InnerProducts on the pooled vector compute what timm's 1x1 convolutions do: same keys, 4-D weights."""
     net = generate("se-resnet-50", GenerateOptions(squeeze="fc", se_style="scale", input_shape=(1, 3, 64, 64)))
     caffenet = load_caffe(net, reference.cached_weights(net, seed=0))
-    with pytest.raises(CaffemodelError, match="'conv2_1_fc_down' has no counterpart"):
-        to_timm_state_dict(caffenet)
+    sd = to_timm_state_dict(caffenet)
+    w = caffenet.weights["conv2_1_fc_down"][0]
+    np.testing.assert_array_equal(sd["layer1.0.se_module.fc1.weight"], w.reshape(*w.shape, 1, 1))
+    check_against_timm({k: v.shape for k, v in sd.items()}, "legacy_seresnet50", 1000)
 
 
 def test_a_blob_left_without_a_timm_key_is_an_error(reference, arch_weights) -> None:

@@ -1,0 +1,64 @@
+"""Fixtures of the export tests: timm legacy SENets with random, calibrated weights, saved once per session."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+timm = pytest.importorskip("timm", reason="timm is part of the test extras (pip install '.[all,test]')")
+torch = pytest.importorskip("torch")
+
+
+def calibrated_model(name: str, seed: int = 0):
+    """timm's model with random weights: BatchNorm affine parameters random, statistics from one train-mode
+    forward of a random batch (momentum None: the batch's own statistics), so activations stay of order one."""
+    torch.manual_seed(seed)
+    model = timm.create_model(name, pretrained=False)
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            torch.nn.init.uniform_(m.weight, 0.5, 1.5)
+            torch.nn.init.uniform_(m.bias, -0.5, 0.5)
+            m.reset_running_stats()
+            m.momentum = None
+    model.train()
+    with torch.no_grad():
+        model(torch.randn(4, 3, 97, 97))
+    return model.eval()
+
+
+@pytest.fixture(scope="session")
+def timm_weights(tmp_path_factory) -> Callable[[str], tuple[object, Path]]:
+    """name -> (the calibrated timm model in eval mode, its state dict as safetensors)."""
+    from safetensors.torch import save_file
+
+    cache: dict[str, tuple[object, Path]] = {}
+    folder = tmp_path_factory.mktemp("timm-weights")
+
+    def get(name: str) -> tuple[object, Path]:
+        if name not in cache:
+            model = calibrated_model(name)
+            path = folder / f"{name}.safetensors"
+            save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
+            cache[name] = (model, path)
+        return cache[name]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def reference(caffe_root):
+    """``senet_proto.reference`` once the Caffe root is ready (tests using it are marked ``caffe``)."""
+    from senet_proto import reference
+
+    return reference
+
+
+@pytest.fixture(scope="session")
+def release_weights(reference):
+    """SE-ResNet-50 (the generator's default net) and its Caffe-made weights (the shared on-disk cache)."""
+    from senet_proto.generator import generate
+
+    net = generate("se-resnet-50")
+    return net, reference.cached_weights(net, seed=0)
