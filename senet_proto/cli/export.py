@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 
 import click
@@ -10,7 +11,7 @@ import click
 from ..converters.conventions import CLASS_ORDERS, INPUT_FORMATS
 from ..errors import UsageError
 from ..generator import SE_STYLES, SQUEEZES, parse_shape
-from .common import guarded, verbosity_options
+from .common import check_binary_output, check_text_output, guarded, is_stdout, status, verbosity_options
 
 log = logging.getLogger("senet_proto")
 
@@ -60,16 +61,17 @@ Examples:
 def export_cmd(model: str, weights: str | None, output: str, caffemodel: str, se_style: str, squeeze: str,
                input_shape: str, input_format: str | None, class_order: str | None, force: bool) -> None:
     from ..export import ExportOptions, export_caffe, open_source
-    from ..fsutil import check_output_path
 
-    if output == caffemodel:
+    if os.path.realpath(output) == os.path.realpath(caffemodel):
         raise UsageError("-o and --caffemodel name the same file")
     options = ExportOptions(se_style=se_style, squeeze=squeeze, input_shape=parse_shape(input_shape),
                             input=input_format, class_order=class_order)
-    for out in (output, caffemodel):
-        check_output_path(out, force=force)
+    if is_stdout(output):
+        raise UsageError("-o -: export writes the prototxt and the caffemodel together; give a file name")
+    check_text_output(output, "prototxt text", force=force)
+    check_binary_output(caffemodel, "a caffemodel", (".caffemodel",), force=force, option="--caffemodel")
     t0 = time.monotonic()
     source = open_source(model, weights)
     prototxt, weights_out = export_caffe(source, output, caffemodel, options, force=force)
     log.info("exported in %.1f s", time.monotonic() - t0)
-    click.echo(f"wrote {prototxt} and {weights_out} ({source.model}, --se-style {se_style}, --squeeze {squeeze})")
+    status(f"wrote {prototxt} and {weights_out} ({source.model}, --se-style {se_style}, --squeeze {squeeze})")
