@@ -48,3 +48,9 @@ class VerificationError(SenetProtoError):
     """A converted model disagrees with Caffe beyond tolerance."""
 
     exit_code = 3
+
+
+class MissingDependencyError(SenetProtoError, ModuleNotFoundError):
+    """An optional Python package is not installed (the message names it and the extra that brings it).
+
+    Also a ModuleNotFoundError, so code that falls back when an import fails keeps working."""

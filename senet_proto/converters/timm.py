@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import CaffemodelError, UsageError
 from ..fsutil import atomic_open
+from ..optional import import_optional, require
 from .conventions import ConvertOptions, metadata
 from .loader import CaffeNet
 
@@ -115,11 +116,7 @@ def to_timm_state_dict(caffenet: CaffeNet) -> dict[str, np.ndarray]:
 
 def check_against_timm(sd: dict[str, np.ndarray], model_name: str, num_classes: int) -> None:
     """Compare keys and shapes with timm's own state dict (timm builds the model; no weights are fetched)."""
-    try:
-        import timm
-    except ImportError:
-        raise UsageError("--to timm needs the 'timm' package to check the mapping (pip install 'senet-proto[timm]')") \
-            from None
+    timm = import_optional("timm", what="--to timm (to check the mapping)")
     expected = timm.create_model(model_name, pretrained=False, num_classes=num_classes).state_dict()
     missing = sorted(set(expected) - set(sd))
     extra = sorted(set(sd) - set(expected))
@@ -135,6 +132,7 @@ def check_against_timm(sd: dict[str, np.ndarray], model_name: str, num_classes: 
 def export_timm(caffenet: CaffeNet, out: str | os.PathLike[str], options: ConvertOptions, force: bool = False,
                 model_name: str | None = None) -> Path:
     """Write the timm state dict as safetensors (numpy; no pickle), with the conventions as metadata."""
+    require("safetensors", "timm", what="--to timm")
     from safetensors.numpy import save
 
     if options.fuse_bn:
