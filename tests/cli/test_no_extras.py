@@ -12,7 +12,6 @@ import re
 import subprocess
 import sys
 import venv
-from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -24,6 +23,9 @@ except ModuleNotFoundError:  # Python 3.10
 
 from senet_proto.caffe import write_prototxt
 from senet_proto.cli import COMMANDS
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bare_env import link_base_install
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "reference"))
 from caffe_nets import small_se_net
@@ -51,45 +53,11 @@ def _extra_packages(extra: str) -> set[str]:
     return out
 
 
-def _link_distribution(name: str, site: Path, seen: set[str]) -> None:
-    """Link ``name`` and what it requires (markers evaluated here) from this environment into ``site``."""
-    from packaging.requirements import Requirement
-
-    if name in seen:
-        return
-    seen.add(name)
-    dist = metadata.distribution(name)
-    for rel in dist.files or ():
-        parts = Path(rel).parts
-        if parts[0].endswith(".dist-info") or parts[0] in ("..", "__pycache__") or parts[0].endswith(".pth"):
-            continue
-        src = Path(dist.locate_file(parts[0]))
-        if src.is_dir() and not (src / "__init__.py").exists() and len(parts) > 2:  # a namespace (google/)
-            (site / parts[0]).mkdir(exist_ok=True)
-            target, src = site / parts[0] / parts[1], src / parts[1]
-        else:
-            target = site / parts[0]
-        if not target.exists() and src.exists():
-            target.symlink_to(src)
-    for req in dist.requires or ():
-        r = Requirement(req)
-        if r.marker is None or r.marker.evaluate({"extra": ""}):
-            _link_distribution(r.name, site, seen)
-
-
 @pytest.fixture(scope="module")
 def bare_python(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("bare-venv")
     venv.create(root, with_pip=False)
-    site = next((root / "lib").glob("python3*/site-packages"))
-    seen: set[str] = set()
-    for req in PYPROJECT["project"]["dependencies"]:
-        from packaging.requirements import Requirement
-
-        r = Requirement(req)
-        if r.marker is None or r.marker.evaluate():
-            _link_distribution(r.name, site, seen)
-    (site / "senet_proto").symlink_to(REPO / "senet_proto")
+    link_base_install(next((root / "lib").glob("python3*/site-packages")))
     python = root / "bin" / "python"
     optional = ["torch", "safetensors", "onnx", "onnxruntime", "timm", "netron", "pydot"]
     probe = subprocess.run([python, "-c", "import importlib.util as u, sys; "
