@@ -186,24 +186,26 @@ def _rmtree(path: Path) -> None:
             shutil.rmtree(path, onerror=retry)
 
 
-def _stop(procs: Sequence[subprocess.Popen[Any]]) -> None:
-    """Stop children the way a user would: SIGTERM first (debootstrap and mmdebstrap then clean up their mounts
-    and temporary directories), SIGKILL after a grace period."""
+def _stop(procs: Sequence[subprocess.Popen[Any]], grace: float = 120) -> None:
+    """Stop children (each started in a process group of its own) as Ctrl-C stops a terminal's job: SIGTERM to
+    the whole group (debootstrap then unmounts what it mounted), SIGKILL to the group after ``grace`` seconds."""
     for proc in procs:
         if proc.poll() is None:
             with contextlib.suppress(OSError):
-                proc.send_signal(signal.SIGTERM)
+                os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
     for proc in procs:
         try:
-            proc.wait(timeout=60)
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            proc.kill()
+            with contextlib.suppress(OSError):
+                os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
 
 
 def _run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[Any]:
-    """``subprocess.run`` whose child is stopped with ``_stop`` when this process is interrupted."""
-    proc = subprocess.Popen(cmd, **kwargs)
+    """``subprocess.run`` in a process group of its own, stopped with ``_stop`` when this process is interrupted."""
+    proc = subprocess.Popen(cmd, start_new_session=True, **kwargs)
     try:
         out, err = proc.communicate()
     except BaseException:
@@ -221,25 +223,46 @@ def _debootstrap(tmp: Path, mirror: str) -> None:
         raise CaffeReferenceError(f"debootstrap failed (exit {proc.returncode}): {tail}")
 
 
+def _remove_mmdebstrap_work(work: Path) -> None:
+    """Remove mmdebstrap's working directory. What its namespace made belongs to this user's subordinate ids:
+    only a process in such a namespace (``mmdebstrap --unshare-helper``) can remove that."""
+    shutil.rmtree(work, ignore_errors=True)
+    if work.exists():
+        leftovers = [str(p) for p in work.iterdir()]
+        if leftovers:
+            subprocess.run(["mmdebstrap", "--unshare-helper", "rm", "-rf", *leftovers], capture_output=True)
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def _mmdebstrap(tmp: Path, mirror: str) -> None:
     """mmdebstrap in unshare mode writes the root as a tarball to a pipe; tar unpacks it as this user (device
-    nodes left out: the host's /dev is bind-mounted when the root is entered)."""
+    nodes left out: the host's /dev is bind-mounted when the root is entered).
+
+    mmdebstrap works in a directory of ours: when it is stopped, its namespace's first process may ignore
+    SIGTERM (it is the init of a PID namespace, without a handler) and go on, so after a short grace period it
+    is killed and its directory removed here."""
     tmp.mkdir()
+    work = Path(tempfile.mkdtemp(prefix="senet-proto-mmdebstrap-"))
+    work.chmod(0o1777)  # like /tmp: the namespace's root (a subordinate id) makes its directory here
     cmd = ["mmdebstrap", "--mode=unshare", "--variant=minbase", f"--include={','.join(PACKAGES)}", SUITE, "-", mirror]
-    with tempfile.TemporaryFile() as log_file:
-        maker = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log_file)
-        assert maker.stdout is not None
-        unpack = subprocess.Popen(["tar", "-x", "-C", str(tmp), "--no-same-owner", "--exclude=./dev/*"],
-                                  stdin=maker.stdout, stderr=subprocess.PIPE)
-        maker.stdout.close()
-        try:
-            _, tar_err = unpack.communicate()
-            maker.wait()
-        except BaseException:
-            _stop([maker, unpack])
-            raise
-        log_file.seek(0)
-        text = log_file.read().decode(errors="replace")
+    try:
+        with tempfile.TemporaryFile() as log_file:
+            maker = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log_file, start_new_session=True,
+                                     env={**os.environ, "TMPDIR": str(work)})
+            assert maker.stdout is not None
+            unpack = subprocess.Popen(["tar", "-x", "-C", str(tmp), "--no-same-owner", "--exclude=./dev/*"],
+                                      stdin=maker.stdout, stderr=subprocess.PIPE, start_new_session=True)
+            maker.stdout.close()
+            try:
+                _, tar_err = unpack.communicate()
+                maker.wait()
+            except BaseException:
+                _stop([maker, unpack], grace=20)
+                raise
+            log_file.seek(0)
+            text = log_file.read().decode(errors="replace")
+    finally:
+        _remove_mmdebstrap_work(work)
     if maker.returncode != 0:
         tail = " | ".join(text.strip().splitlines()[-3:])
         raise CaffeReferenceError(f"mmdebstrap failed (exit {maker.returncode}): {tail}")

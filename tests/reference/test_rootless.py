@@ -1,5 +1,6 @@
 """The Caffe reference root made and used by a user without privileges (mmdebstrap --mode=unshare, then user and
-mount namespaces), as on a laptop or a shared server: a Caffe forward and ``senet-proto weights`` in it.
+mount namespaces), as on a laptop or a shared server: a Caffe forward and ``senet-proto weights`` in it. A first
+attempt, stopped with SIGTERM while mmdebstrap installs packages, must leave no half-made root behind.
 
 Where the tests run as root, a throwaway user with a subordinate id range does it. The root (about 1 GB, about
 1 min) goes to a temporary directory removed afterwards; the shared root is not touched.
@@ -11,9 +12,11 @@ import json
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -122,8 +125,29 @@ def test_an_unprivileged_user_creates_the_root_and_runs_caffe(unprivileged):
     write_prototxt(_power_net(), net)
     x = np.random.default_rng(0).normal(size=(2, 3, 4, 4)).astype(np.float32)
     np.save(work / "x.npy", x)
-    for path in (net, work / "x.npy"):
+    (work / "tmpdir").mkdir()
+    for path in (net, work / "x.npy", work / "tmpdir"):
         os.chown(path, work.stat().st_uid, work.stat().st_gid, follow_symlinks=False)
+    # where mmdebstrap keeps its work: like /tmp, reachable by the namespace's subordinate ids
+    work.chmod(0o755)
+    (work / "tmpdir").chmod(0o1777)
+    env["TMPDIR"] = str(work / "tmpdir")
+
+    # SIGTERM while mmdebstrap installs packages: no half-made root, no mmdebstrap directory, no process left
+    stopped = subprocess.Popen([*run_as, python, "-c", "from senet_proto.reference.root import ensure_root; "
+                                "ensure_root()"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=env, cwd=work)
+    deadline = time.monotonic() + 900
+    while stopped.poll() is None and time.monotonic() < deadline and not any(
+            (d / "var/lib/dpkg").is_dir() for d in (work / "tmpdir").glob("*/mmdebstrap.*")):
+        time.sleep(0.5)
+    assert stopped.poll() is None, f"creating the root ended before it could be stopped: {stopped.stderr.read()}"
+    stopped.send_signal(signal.SIGTERM)
+    _, err = stopped.communicate(timeout=300)
+    assert stopped.returncode != 0 and "Terminated" in err, err
+    assert sorted(p.name for p in work.iterdir() if p.name.startswith(".root")) == [".root.lock"]
+    assert list((work / "tmpdir").iterdir()) == [], err
+
     proc = subprocess.run([*run_as, python, "-c", SCRIPT, str(net), str(work / "x.npy"), str(work / "y.npy")],
                           capture_output=True, text=True, env=env, cwd=work, timeout=1200)
     assert proc.returncode == 0, proc.stderr[-3000:]
