@@ -15,7 +15,8 @@ from types import ModuleType
 
 from .errors import MissingDependencyError
 
-# import name -> (distribution to install, the senet-proto extra that brings it)
+# import name -> (distribution to install, the senet-proto extra that brings it); tests/test_optional.py checks
+# each against pyproject.toml's extras
 PACKAGES: dict[str, tuple[str, str]] = {
     "torch": ("torch", "convert"),
     "safetensors": ("safetensors", "convert"),
@@ -24,7 +25,6 @@ PACKAGES: dict[str, tuple[str, str]] = {
     "timm": ("timm", "timm"),
     "netron": ("netron", "view"),
     "pydot": ("pydot", "view"),
-    "PIL": ("Pillow", "view"),
 }
 
 

@@ -3,6 +3,7 @@ pyproject.toml lists outside its extras, linked from the running environment int
 
 from __future__ import annotations
 
+import re
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -15,6 +16,20 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 REPO = Path(__file__).resolve().parent.parent
+PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
+
+
+def extra_packages(extra: str) -> set[str]:
+    """The distributions (lower case) that pyproject.toml's ``extra`` brings, following ``senet-proto[...]``."""
+    out: set[str] = set()
+    for req in PYPROJECT["project"]["optional-dependencies"][extra]:
+        m = re.match(r"senet-proto\[([\w,]+)\]", req)
+        if m:
+            for sub in m.group(1).split(","):
+                out |= extra_packages(sub)
+        else:
+            out.add(Requirement(req).name.lower())
+    return out
 
 
 def _link_distribution(name: str, site: Path, seen: set[str]) -> None:
@@ -43,9 +58,8 @@ def _link_distribution(name: str, site: Path, seen: set[str]) -> None:
 
 def link_base_install(site: Path) -> None:
     """Fill ``site`` (a site-packages or a PYTHONPATH directory) with senet_proto and its base dependencies."""
-    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
     seen: set[str] = set()
-    for req in pyproject["project"]["dependencies"]:
+    for req in PYPROJECT["project"]["dependencies"]:
         r = Requirement(req)
         if r.marker is None or r.marker.evaluate():
             _link_distribution(r.name, site, seen)

@@ -16,41 +16,17 @@ from pathlib import Path
 
 import pytest
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
-
 from senet_proto.caffe import write_prototxt
 from senet_proto.cli import COMMANDS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bare_env import link_base_install
+from bare_env import extra_packages, link_base_install
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "reference"))
 from caffe_nets import small_se_net
 
-REPO = Path(__file__).resolve().parents[2]
-PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 MISSING = re.compile(r"^senet-proto: error: .*needs the Python package '([\w.-]+)': "
                      r"pip install 'senet-proto\[(\w+)\]'$")
-
-
-def _name(requirement: str) -> str:
-    return re.split(r"[\s<>=!~;\[]", requirement, maxsplit=1)[0].lower()
-
-
-def _extra_packages(extra: str) -> set[str]:
-    """The distributions an extra brings, following ``senet-proto[...]`` references."""
-    out: set[str] = set()
-    for req in PYPROJECT["project"]["optional-dependencies"][extra]:
-        m = re.match(r"senet-proto\[([\w,]+)\]", req)
-        if m:
-            for sub in m.group(1).split(","):
-                out |= _extra_packages(sub)
-        else:
-            out.add(_name(req))
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -112,10 +88,10 @@ def test_every_command_works_or_names_its_extra(bare_python, caffe_root, tmp_pat
         m = MISSING.match(lines[0])
         assert m, f"{name}: the line does not name a package and an extra: {lines[0]}"
         package, extra = m.groups()
-        assert package.lower() in _extra_packages(extra), f"{name}: extra [{extra}] does not bring {package}"
+        assert package.lower() in extra_packages(extra), f"{name}: extra [{extra}] does not bring {package}"
     for fn in ("load_pytorch", "build_module"):
         code, message, kind = results[f"senet_proto.{fn}"]
         assert kind == "MissingDependencyError", f"senet_proto.{fn}: {kind}: {message}"
         package, extra = re.search(r"'([\w.-]+)': pip install 'senet-proto\[(\w+)\]'", message).groups()
-        assert package.lower() in _extra_packages(extra)
+        assert package.lower() in extra_packages(extra)
     assert weights.is_file()  # made by real Caffe in the root, without the extras
