@@ -16,9 +16,9 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        import importlib
+        from .optional import import_optional
 
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        return getattr(import_optional(_LAZY[name], what=f"senet_proto.{name}"), name)
     raise AttributeError(f"module 'senet_proto' has no attribute {name!r}")
 
 

@@ -61,3 +61,9 @@ class WrongFileKindError(PrototxtError, CaffemodelError):
     def __init__(self, message: str, kind: str = "", expected: str = "") -> None:
         super().__init__(message)
         self.kind, self.expected = kind, expected
+
+
+class MissingDependencyError(SenetProtoError, ModuleNotFoundError):
+    """An optional Python package is not installed (the message names it and the extra that brings it).
+
+    Also a ModuleNotFoundError, so code that falls back when an import fails keeps working."""

@@ -17,9 +17,11 @@ import numpy as np
 
 from .caffe import caffe_pb2
 from .errors import CaffemodelError, UsageError
+from .optional import require
 from .reference import INPUT_STD
 
 TARGETS = ("pytorch", "onnx")
+NEEDS = {"pytorch": ("torch",), "onnx": ("onnx", "onnxruntime")}  # optional packages per target
 TOLERANCE = 1e-4
 FOLDED_TOLERANCE = 2e-4
 
@@ -129,6 +131,8 @@ def verify(prototxt: str | os.PathLike[str] | caffe_pb2.NetParameter, caffemodel
             raise UsageError(f"unknown verify target {t!r} (targets: {', '.join(TARGETS)})")
     if device not in ("cpu", "cuda"):
         raise UsageError(f"--device must be cpu or cuda, got {device!r}")
+    for t in targets:  # before Caffe runs (minutes for a big net)
+        require(*NEEDS[t], what=f"verify --to {t}")
     if optimize and "pytorch" not in targets:
         raise UsageError("--optimize applies to the PyTorch module (--to pytorch or all)")
     if tolerance is None:

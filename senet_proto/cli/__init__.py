@@ -14,6 +14,9 @@ from typing import Any
 import click
 
 from .. import __version__
+from ..errors import SenetProtoError
+from ..interrupts import Terminated, terminate_as_exception
+from ..optional import translate
 
 COMMANDS: dict[str, str] = {
     "list": "senet_proto.cli.generate:list_cmd",
@@ -41,12 +44,24 @@ Exit codes: 0 success, 1 bad input or failed operation, 2 usage error,
 
 class LazyGroup(click.Group):
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
-        """Like click's main, but usage errors too end in ONE line on stderr (exit 2)."""
+        """Like click's main, but usage errors too end in ONE line on stderr (exit 2), and SIGTERM/SIGHUP
+        end every command as Ctrl-C does (clean-up runs; one line; exit 143/129)."""
         plain_main: Any = super().main
-        if not standalone_mode:
-            return plain_main(*args, standalone_mode=False, **kwargs)
+        with terminate_as_exception():
+            if not standalone_mode:
+                return plain_main(*args, standalone_mode=False, **kwargs)
+            self._standalone(plain_main, *args, **kwargs)
+
+    @staticmethod
+    def _standalone(plain_main: Any, *args: Any, **kwargs: Any) -> None:
         try:
             rv = plain_main(*args, standalone_mode=False, **kwargs)
+        except Terminated as e:
+            click.echo("senet-proto: terminated", err=True)
+            sys.exit(e.exit_code)
+        except SenetProtoError as e:  # raised outside a command body (a command module that cannot be imported)
+            click.echo(f"senet-proto: error: {e}", err=True)
+            sys.exit(e.exit_code)
         except click.exceptions.Abort:
             click.echo("senet-proto: interrupted", err=True)
             sys.exit(130)
@@ -68,7 +83,13 @@ class LazyGroup(click.Group):
         if target is None:
             return None
         module, attr = target.split(":")
-        cmd = getattr(importlib.import_module(module), attr)
+        try:
+            cmd = getattr(importlib.import_module(module), attr)
+        except ModuleNotFoundError as e:
+            err = translate(e, cmd_name)
+            if err is None:
+                raise
+            raise err from None
         assert isinstance(cmd, click.Command)
         return cmd
 

@@ -24,6 +24,8 @@ from typing import Any, TypeVar
 import click
 
 from ..errors import SenetProtoError, UsageError, WrongFileKindError
+from ..interrupts import Terminated
+from ..optional import translate
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -51,14 +53,28 @@ def guarded(fn: F) -> F:
         except KeyboardInterrupt:
             click.echo("senet-proto: interrupted", err=True)
             sys.exit(130)
+        except Terminated as e:  # SIGTERM/SIGHUP (interrupts.terminate_as_exception, held by the CLI's main)
+            click.echo("senet-proto: terminated", err=True)
+            sys.exit(e.exit_code)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
+        except ModuleNotFoundError as e:  # an optional package (torch, onnx...) that this install lacks
+            ctx = click.get_current_context(silent=True)
+            missing = translate(e, ctx.info_name if ctx else None)
+            if missing is None:
+                _internal(e)
+            else:
+                fail(str(missing), missing.exit_code)
         except Exception as e:
-            if logging.getLogger("senet_proto").isEnabledFor(logging.DEBUG):
-                traceback.print_exc()
-            fail(f"internal error: {type(e).__name__}: {e} (a bug; rerun with -v for details)", INTERNAL_ERROR)
+            _internal(e)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _internal(e: BaseException) -> None:
+    if logging.getLogger("senet_proto").isEnabledFor(logging.DEBUG):
+        traceback.print_exc()
+    fail(f"internal error: {type(e).__name__}: {e} (a bug; rerun with -v for details)", INTERNAL_ERROR)
 
 
 class _CurrentStderr(logging.Handler):

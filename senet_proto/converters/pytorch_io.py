@@ -19,6 +19,7 @@ import numpy as np
 
 from ..caffe import caffe_pb2, format_prototxt, parse_prototxt
 from ..errors import CaffemodelError, PrototxtError
+from ..optional import require
 from .conventions import ConvertOptions, metadata
 from .loader import CaffeNet
 from .safetensors_io import write_safetensors
@@ -64,6 +65,7 @@ def export_pytorch(caffenet: CaffeNet, out: str | os.PathLike[str], options: Con
 
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
     """The metadata of a senet-proto safetensors file (CaffemodelError if it is not one)."""
+    require("safetensors", "torch", what="reading a senet-proto PyTorch file")
     from safetensors import safe_open
 
     p = Path(path)
@@ -108,6 +110,7 @@ def read_embedded_net(path: str | os.PathLike[str]
 
 def load_pytorch(path: str | os.PathLike[str], *, map_location: str = "cpu") -> CaffeNetModule:
     """Rebuild the module saved by ``export_pytorch`` (``senet-proto convert --to pytorch``) and load its weights."""
+    require("torch", "safetensors", what="load_pytorch")
     from safetensors.torch import load_file
 
     from .pytorch import build_module

@@ -22,6 +22,7 @@ from ..caffe.fastblob import release_pages
 from ..caffe.validate import check_graph
 from ..errors import UsageError
 from ..fsutil import check_output_path
+from ..optional import missing, needs
 from .conventions import ConvertOptions, apply_conventions
 from .loader import CaffeNet, load_caffe
 
@@ -115,8 +116,7 @@ def get_exporter(target: str) -> Callable[..., Path]:
     except ModuleNotFoundError as e:
         if e.name and module_name.startswith(e.name):
             raise UsageError(f"target {target!r} is not available in this version of senet-proto") from None
-        raise UsageError(f"target {target!r} needs the Python package '{e.name}' (pip install 'senet-proto[all]')") \
-            from None
+        raise missing(e.name or "", f"--to {target}") from None
     fn: Callable[..., Path] = getattr(module, attr)
     return fn
 
@@ -138,4 +138,5 @@ def convert(prototxt: Any, caffemodel: str | os.PathLike[str], out: str | os.Pat
     check_graph(caffenet.net)
     warn_non_finite(caffenet)
     caffenet = apply_conventions(caffenet, options)
-    return exporter(caffenet, out, options, force=force)
+    with needs(f"--to {target}"):
+        return exporter(caffenet, out, options, force=force)

@@ -20,6 +20,7 @@ import numpy as np
 from ..caffe import caffe_pb2
 from ..errors import CaffemodelError, UsageError
 from ..fsutil import atomic_open
+from ..optional import import_optional, require
 from .conventions import ConvertOptions, metadata
 from .loader import CaffeNet
 
@@ -174,11 +175,7 @@ def check_against_timm(shapes: Mapping[str, tuple[int, ...]], model_name: str, n
                        what: str = "--to timm") -> None:
     """Compare a state dict's keys and shapes (``key -> shape``) with timm's own state dict (timm builds the
     model on PyTorch's meta device; no weights are fetched or made). ``what`` starts the messages."""
-    try:
-        import timm
-    except ImportError:
-        raise UsageError(f"{what} needs the 'timm' package to check the mapping (pip install 'senet-proto[timm]')") \
-            from None
+    timm = import_optional("timm", what=f"{what} (to check the mapping)")
     import torch
 
     with torch.device("meta"):  # shapes only: no memory for the weights, no time initialising them
@@ -197,6 +194,7 @@ def check_against_timm(shapes: Mapping[str, tuple[int, ...]], model_name: str, n
 def export_timm(caffenet: CaffeNet, out: str | os.PathLike[str], options: ConvertOptions, force: bool = False,
                 model_name: str | None = None) -> Path:
     """Write the timm state dict as safetensors (numpy; no pickle), with the conventions as metadata."""
+    require("safetensors", "timm", what="--to timm")
     from safetensors.numpy import save
 
     if options.fuse_bn:

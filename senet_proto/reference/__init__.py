@@ -5,7 +5,9 @@ generated ``caffe_pb2`` would clash with ours in protobuf's default pool).  If t
 current Python can ``import caffe`` (checked in a subprocess: a user's own Caffe, or
 the Docker image) that Python runs it; otherwise ``chroot ROOT python3`` does, in a
 Debian 11 root with ``python3-caffe`` (Caffe 1.0, CPU, Python 3.9, numpy 1.19) that
-``root.ensure_root`` makes with debootstrap on first use (about 1.5 min, 1 GB) in
+``root.ensure_root`` makes on first use (about 1.5 min, 1 GB; as root with debootstrap, as
+any other user with ``mmdebstrap --mode=unshare`` and entered through user and mount
+namespaces instead of a plain ``chroot``) in
 ``~/.cache/senet-proto/debian11-caffe`` (``$SENET_PROTO_CAFFE_ROOT`` overrides;
 ``$SENET_PROTO_CAFFE_BACKEND=host|root`` forces a choice).  Each call makes a
 temporary job directory (inside the root: ``ROOT/tmp/senet-proto-*``), copies the two

@@ -316,9 +316,11 @@ def cached_weights(net: NetLike, *, seed: int = 0) -> Path:
             path.touch()  # recently used: not evicted below by another run
             return path
         make_weights(src, path, seed=seed, force=True)
-        # Files of the same net name and seed unused for a day: older code or another variant.
+        # Files of the same net name and seed unused for a day: older code or another variant, or the temporary
+        # file of a run killed outright (SIGKILL) mid-write, never used under its final name.
         # (Several checkouts of different code may share the cache at the same time: keep theirs.)
-        for old in directory.glob(f"{glob.escape(prefix)}*.caffemodel"):
+        for old in [*directory.glob(f"{glob.escape(prefix)}*.caffemodel"),
+                    *directory.glob(f".{glob.escape(prefix)}*.part")]:
             with contextlib.suppress(OSError):
                 if old != path and time.time() - old.stat().st_mtime > CACHE_MAX_AGE_S:
                     old.unlink()

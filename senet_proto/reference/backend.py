@@ -3,12 +3,14 @@
 A ``caffe`` importable by the current Python (checked in a subprocess, never
 imported here: Caffe's generated caffe_pb2 registers ``caffe.proto`` in
 protobuf's default pool and would clash with ours) is used when there is one;
-otherwise the Debian 11 root (``root.ensure_root``) through ``chroot``.
+otherwise the Debian 11 root (``root.ensure_root``), entered with ``root.enter_command`` (``chroot`` as root,
+user and mount namespaces otherwise).
 ``$SENET_PROTO_CAFFE_BACKEND`` = ``host`` or ``root`` forces a choice.
 
 A job is a temporary directory (inside the root for the root backend) holding
 ``job.json``, the small stand-alone scripts from ``inroot/`` and the data files;
-``inroot/runner.py`` runs there and leaves its results beside them.
+``inroot/runner.py`` runs there and leaves its results beside them. Job directories are named
+``senet-proto-PID-*`` and removed when the job ends, also on Ctrl-C, SIGTERM and SIGHUP.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CaffeReferenceError
+from ..interrupts import terminate_as_exception
 from . import root as rootmod
 
 INROOT_FILES = ("runner.py", "senet_axpy.py")
@@ -115,7 +118,7 @@ class Job:
             for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
                 if key in os.environ:
                     env[key] = os.environ[key]
-            cmd = ["chroot", str(self.backend.root), "python3", f"{self.inner}/runner.py", self.inner]
+            cmd = [*rootmod.enter_command(self.backend.root), "python3", f"{self.inner}/runner.py", self.inner]
         else:
             extra = os.environ.get("PYTHONPATH")
             env = {**os.environ, **env, "PYTHONPATH": self.inner + (os.pathsep + extra if extra else "")}
@@ -207,11 +210,12 @@ def job_dir(backend: Backend | None = None) -> Iterator[Job]:
         base.mkdir(exist_ok=True)
     else:
         base = Path(tempfile.gettempdir())
-    path = Path(tempfile.mkdtemp(prefix="senet-proto-", dir=base))
-    try:
-        pkg = resources.files("senet_proto.reference") / "inroot"
-        for name in INROOT_FILES:
-            (path / name).write_bytes((pkg / name).read_bytes())
-        yield Job(backend, path)
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
+    with terminate_as_exception():
+        path = Path(tempfile.mkdtemp(prefix=f"senet-proto-{os.getpid()}-", dir=base))
+        try:
+            pkg = resources.files("senet_proto.reference") / "inroot"
+            for name in INROOT_FILES:
+                (path / name).write_bytes((pkg / name).read_bytes())
+            yield Job(backend, path)
+        finally:
+            shutil.rmtree(path, ignore_errors=True)

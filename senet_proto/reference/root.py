@@ -1,6 +1,8 @@
 """The Debian 11 root that holds a real Caffe 1.0 (python3-caffe, CPU).
 
-Created on first use with ``debootstrap`` in a cache directory and reused.
+Created on first use in a cache directory and reused: as root with ``debootstrap`` and entered with ``chroot``;
+as any other user with ``mmdebstrap --mode=unshare`` (a tarball unpacked as that user) and entered with user and
+mount namespaces (``unshare --map-root-user --mount``, the host's /dev bind-mounted, then ``chroot``).
 Location: ``$SENET_PROTO_CAFFE_ROOT`` if set, else
 ``$XDG_CACHE_HOME/senet-proto/debian11-caffe`` (``~/.cache/...``).
 The Debian mirror is read from this machine's apt configuration at run time
@@ -11,15 +13,23 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import logging
 import os
+import pwd
 import re
 import shutil
+import signal
 import subprocess
+import sys
+import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from ..errors import CaffeReferenceError
+from ..interrupts import terminate_as_exception
 
 log = logging.getLogger("senet_proto.reference")
 
@@ -60,8 +70,9 @@ def _install_missing(root: Path) -> None:
     missing = [p for p in PACKAGES if p not in _marked_packages(root)]
     log.warning("adding %s to the Caffe reference root %s", " ".join(missing), root)
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "DEBIAN_FRONTEND": "noninteractive", "LANG": "C.UTF-8"}
-    for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", *missing]):
-        proc = subprocess.run(["chroot", str(root), *cmd], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    apt = ["apt-get", "-o", "APT::Sandbox::User=root"]  # without root only one uid is mapped: no _apt user
+    for cmd in ([*apt, "update"], [*apt, "install", "-y", "--no-install-recommends", *missing]):
+        proc = subprocess.run([*enter_command(root), *cmd], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               text=True, env=env)
         if proc.returncode != 0:
             tail = " | ".join(proc.stdout.strip().splitlines()[-3:])
@@ -112,46 +123,222 @@ def _ensure_debootstrap() -> str:
     raise CaffeReferenceError("debootstrap is not installed (on Debian/Ubuntu: apt-get install debootstrap)")
 
 
+def _sysctl(name: str) -> str | None:
+    with contextlib.suppress(OSError):
+        return Path("/proc/sys", *name.split(".")).read_text().strip()
+    return None
+
+
+@functools.cache
+def userns_problem() -> str | None:
+    """Why an unprivileged user cannot enter the root here (None: ``unshare --map-root-user --mount`` works)."""
+    exe = shutil.which("unshare")
+    if exe is None:
+        return "unshare is not installed (util-linux: apt install util-linux)"
+    try:
+        proc = subprocess.run([exe, "--map-root-user", "--mount", "true"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"unshare cannot run: {e}"
+    if proc.returncode == 0:
+        return None
+    if _sysctl("kernel.unprivileged_userns_clone") == "0":
+        return "unprivileged user namespaces are disabled (sysctl kernel.unprivileged_userns_clone=0)"
+    if _sysctl("user.max_user_namespaces") == "0":
+        return "user namespaces are disabled (sysctl user.max_user_namespaces=0)"
+    if _sysctl("kernel.apparmor_restrict_unprivileged_userns") == "1":
+        return ("AppArmor restricts unprivileged user namespaces "
+                "(sysctl kernel.apparmor_restrict_unprivileged_userns=1)")
+    tail = proc.stderr.strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
+    return f"user namespaces do not work here (unshare --map-root-user --mount: {tail[0]})"
+
+
+def _subordinate_range(path: Path, user: str, uid: int) -> bool:
+    with contextlib.suppress(OSError):
+        for line in path.read_text().splitlines():
+            fields = line.strip().split(":")
+            if len(fields) == 3 and fields[0] in (user, str(uid)) and fields[2].isdigit() and int(fields[2]) > 0:
+                return True
+    return False
+
+
+def rootless_create_problem() -> str | None:
+    """Why this (unprivileged) user cannot create the root here; None when mmdebstrap's unshare mode can."""
+    if shutil.which("mmdebstrap") is None:
+        return "mmdebstrap is not installed: apt install mmdebstrap uidmap"
+    for tool in ("newuidmap", "newgidmap"):
+        if shutil.which(tool) is None and not Path("/usr/bin", tool).exists():
+            return f"{tool} is not installed: apt install uidmap"
+    uid = os.getuid()
+    try:
+        user = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        user = str(uid)
+    for kind, path in (("uid", Path("/etc/subuid")), ("gid", Path("/etc/subgid"))):
+        if not _subordinate_range(path, user, uid):
+            return f"no subordinate {kind} range for user {user}: see {path} (usermod --add-sub{kind}s)"
+    return userns_problem()
+
+
+ENTER_SCRIPT = 'mount --rbind /dev "$0/dev" && exec chroot "$0" "$@"'
+
+
+def enter_command(root: Path) -> list[str]:
+    """The command prefix that runs a program in ``root``: ``chroot`` as root; otherwise a user namespace that
+    maps this user to root and a mount namespace holding the host's /dev (nothing needs privileges)."""
+    if os.geteuid() == 0:
+        return ["chroot", str(root)]
+    problem = userns_problem()
+    if problem:
+        raise CaffeReferenceError(f"cannot enter the Caffe reference root {root} without root: {problem}")
+    return ["unshare", "--map-root-user", "--mount", "sh", "-c", ENTER_SCRIPT, str(root)]
+
+
+def _rmtree(path: Path) -> None:
+    """Remove a tree, also where a directory was made read-only (unpacked as a user, a root keeps modes)."""
+
+    def retry(func: Callable[[str], object], p: str, exc: object) -> None:
+        with contextlib.suppress(OSError):
+            os.chmod(os.path.dirname(p), 0o700)
+            if os.path.isdir(p) and not os.path.islink(p):
+                os.chmod(p, 0o700)
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                func(p)
+
+    if path.exists() or path.is_symlink():
+        if sys.version_info >= (3, 12):
+            shutil.rmtree(path, onexc=retry)
+        else:
+            shutil.rmtree(path, onerror=retry)
+
+
+def _stop(procs: Sequence[subprocess.Popen[Any]], grace: float = 120) -> None:
+    """Stop children (each started in a process group of its own) as Ctrl-C stops a terminal's job: SIGTERM to
+    the whole group (debootstrap then unmounts what it mounted), SIGKILL to the group after ``grace`` seconds."""
+    for proc in procs:
+        if proc.poll() is None:
+            with contextlib.suppress(OSError):
+                os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(OSError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[Any]:
+    """``subprocess.run`` in a process group of its own, stopped with ``_stop`` when this process is interrupted."""
+    proc = subprocess.Popen(cmd, start_new_session=True, **kwargs)
+    try:
+        out, err = proc.communicate()
+    except BaseException:
+        _stop([proc])
+        raise
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+def _debootstrap(tmp: Path, mirror: str) -> None:
+    exe = _ensure_debootstrap()
+    cmd = [exe, "--variant=minbase", f"--include={','.join(PACKAGES)}", SUITE, str(tmp), mirror]
+    proc = _run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if proc.returncode != 0:
+        tail = " | ".join(proc.stdout.strip().splitlines()[-3:])
+        raise CaffeReferenceError(f"debootstrap failed (exit {proc.returncode}): {tail}")
+
+
+def _remove_mmdebstrap_work(work: Path) -> None:
+    """Remove mmdebstrap's working directory. What its namespace made belongs to this user's subordinate ids:
+    only a process in such a namespace (``mmdebstrap --unshare-helper``) can remove that."""
+    shutil.rmtree(work, ignore_errors=True)
+    if work.exists():
+        leftovers = [str(p) for p in work.iterdir()]
+        if leftovers:
+            subprocess.run(["mmdebstrap", "--unshare-helper", "rm", "-rf", *leftovers], capture_output=True)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _mmdebstrap(tmp: Path, mirror: str) -> None:
+    """mmdebstrap in unshare mode writes the root as a tarball to a pipe; tar unpacks it as this user (device
+    nodes left out: the host's /dev is bind-mounted when the root is entered).
+
+    mmdebstrap works in a directory of ours: when it is stopped, its namespace's first process may ignore
+    SIGTERM (it is the init of a PID namespace, without a handler) and go on, so after a short grace period it
+    is killed and its directory removed here."""
+    tmp.mkdir()
+    work = Path(tempfile.mkdtemp(prefix="senet-proto-mmdebstrap-"))
+    work.chmod(0o1777)  # like /tmp: the namespace's root (a subordinate id) makes its directory here
+    cmd = ["mmdebstrap", "--mode=unshare", "--variant=minbase", f"--include={','.join(PACKAGES)}", SUITE, "-", mirror]
+    try:
+        with tempfile.TemporaryFile() as log_file:
+            maker = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log_file, start_new_session=True,
+                                     env={**os.environ, "TMPDIR": str(work)})
+            assert maker.stdout is not None
+            unpack = subprocess.Popen(["tar", "-x", "-C", str(tmp), "--no-same-owner", "--exclude=./dev/*"],
+                                      stdin=maker.stdout, stderr=subprocess.PIPE, start_new_session=True)
+            maker.stdout.close()
+            try:
+                _, tar_err = unpack.communicate()
+                maker.wait()
+            except BaseException:
+                _stop([maker, unpack], grace=20)
+                raise
+            log_file.seek(0)
+            text = log_file.read().decode(errors="replace")
+    finally:
+        _remove_mmdebstrap_work(work)
+    if maker.returncode != 0:
+        tail = " | ".join(text.strip().splitlines()[-3:])
+        raise CaffeReferenceError(f"mmdebstrap failed (exit {maker.returncode}): {tail}")
+    if unpack.returncode != 0:
+        raise CaffeReferenceError(f"unpacking mmdebstrap's root failed: {tar_err.decode(errors='replace')[-300:]}")
+    (tmp / "dev").mkdir(exist_ok=True)
+
+
 def ensure_root(root: Path | None = None) -> Path:
-    """Return a ready Debian 11 root with Caffe, creating it (about 1.5 min, 1 GB) on first use."""
+    """Return a ready Debian 11 root with Caffe, creating it (about 1.5 min, 1 GB) on first use.
+
+    As root: debootstrap. Otherwise: mmdebstrap in unshare mode, when this machine allows it (else one line
+    says what is missing). Interrupted (Ctrl-C, SIGTERM, SIGHUP), it leaves no half-made root behind."""
     root = root or root_path()
     if root_ready(root):
         return root
-    if os.geteuid() != 0:
-        raise CaffeReferenceError(
-            f"the Caffe reference root {root} does not exist or lacks packages ({', '.join(PACKAGES)}), "
-            "and creating or completing it needs root "
-            "(debootstrap and chroot); run once as root or set SENET_PROTO_CAFFE_ROOT to an existing root"
-        )
+    rootless = os.geteuid() != 0
+    if rootless:
+        problem = rootless_create_problem()
+        if problem:
+            raise CaffeReferenceError(
+                f"the Caffe reference root {root} does not exist (or lacks packages) and cannot be made without root "
+                f"here: {problem} "
+                "(or run once as root, or set SENET_PROTO_CAFFE_ROOT to an existing root)")
     root.parent.mkdir(parents=True, exist_ok=True)
     lock_path = root.parent / f".{root.name}.lock"
-    with open(lock_path, "w") as lock:
+    with open(lock_path, "w") as lock, terminate_as_exception():
         fcntl.flock(lock, fcntl.LOCK_EX)
         if root_ready(root):
             return root
         if (root / MARKER).is_file() and (root / "usr/bin/python3").exists():
             _install_missing(root)
             return root
-        exe = _ensure_debootstrap()
         mirror = debian_mirror()
         tmp = root.parent / f".{root.name}.partial"
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        log.warning("creating the Caffe reference root %s (Debian 11, python3-caffe; about 1.5 min)", root)
+        _rmtree(tmp)
+        how = "mmdebstrap --mode=unshare, without root" if rootless else "debootstrap"
+        log.warning("creating the Caffe reference root %s (Debian 11, python3-caffe, %s; about 1.5 min)", root, how)
         t0 = time.monotonic()
-        cmd = [exe, "--variant=minbase", f"--include={','.join(PACKAGES)}", SUITE, str(tmp), mirror]
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        if proc.returncode != 0:
-            tail = " | ".join(proc.stdout.strip().splitlines()[-3:])
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise CaffeReferenceError(f"debootstrap failed (exit {proc.returncode}): {tail}")
-        check = subprocess.run(["chroot", str(tmp), "python3", "-c", "import caffe"], capture_output=True, text=True)
-        if check.returncode != 0:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise CaffeReferenceError(f"the new root cannot import caffe: {check.stderr.strip()[-300:]}")
-        (tmp / MARKER).write_text(f"{SUITE} {' '.join(PACKAGES)}\n")
-        if root.exists():
-            shutil.rmtree(root)
-        tmp.rename(root)
+        try:
+            (_mmdebstrap if rootless else _debootstrap)(tmp, mirror)
+            check = _run([*enter_command(tmp), "python3", "-c", "import caffe"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env={**os.environ, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+            if check.returncode != 0:
+                raise CaffeReferenceError(f"the new root cannot import caffe: {check.stderr.strip()[-300:]}")
+            (tmp / MARKER).write_text(f"{SUITE} {' '.join(PACKAGES)}\n")
+            _rmtree(root)
+            tmp.rename(root)
+        except BaseException:
+            _rmtree(tmp)
+            raise
         log.warning("Caffe reference root ready in %.0f s", time.monotonic() - t0)
     return root

@@ -18,6 +18,7 @@ from typing import Any
 from ..caffe import caffe_pb2
 from ..caffe.validate import layers_for_phase
 from ..errors import OutputError, SenetProtoError, UsageError
+from ..optional import import_optional
 from ..progress import progress
 
 log = logging.getLogger("senet_proto.view")
@@ -100,10 +101,7 @@ def _label(node: _Node, color: str) -> str:
 def build_graph(net: caffe_pb2.NetParameter, rankdir: str = "TB", stages: Sequence[str] = (),
                 input_shape: Sequence[int] | None = None) -> Any:
     """A ``pydot.Dot`` of ``net`` (TEST phase)."""
-    try:
-        import pydot
-    except ImportError:
-        raise SenetProtoError("pydot is not installed: pip install 'senet-proto[view]'") from None
+    pydot = import_optional("pydot", what="draw")
     from ..analysis.shapes import infer_layers, with_input_shape
     from ..analysis.stages import assign_stages, se_layers
 

@@ -25,6 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from ..errors import SenetProtoError, UsageError
+from ..optional import import_optional
 
 HOST = "127.0.0.1"
 log = logging.getLogger("senet_proto.view")
@@ -37,12 +38,8 @@ MIME = {
 
 
 def netron_dir() -> Path:
-    try:
-        import netron
-    except ImportError:
-        raise SenetProtoError("Netron is not installed: pip install 'senet-proto[view]' (or pip install netron)") \
-            from None
-    folder = Path(netron.__file__).resolve().parent
+    netron = import_optional("netron", what="view --netron")
+    folder = Path(str(netron.__file__)).resolve().parent
     if not (folder / "index.html").is_file():
         raise SenetProtoError(f"the netron package at {folder} has no index.html (a broken install?)")
     return folder

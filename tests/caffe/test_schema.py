@@ -11,6 +11,7 @@ import numpy as np
 from google.protobuf import descriptor_pb2
 
 from senet_proto.caffe import caffe_pb2
+from senet_proto.reference.root import enter_command
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -68,7 +69,7 @@ def _flatten(fdp: descriptor_pb2.FileDescriptorProto) -> dict[str, object]:
 
 def test_schema_equals_debian_caffe_descriptor(caffe_root: Path) -> None:
     code = "import sys; from caffe.proto import caffe_pb2; sys.stdout.buffer.write(caffe_pb2.DESCRIPTOR.serialized_pb)"
-    proc = subprocess.run(["chroot", str(caffe_root), "python3", "-c", code], capture_output=True, check=True)
+    proc = subprocess.run([*enter_command(caffe_root), "python3", "-c", code], capture_output=True, check=True)
     theirs = _flatten(descriptor_pb2.FileDescriptorProto.FromString(proc.stdout))
     ours_fdp = descriptor_pb2.FileDescriptorProto()
     caffe_pb2.DESCRIPTOR.CopyToProto(ours_fdp)

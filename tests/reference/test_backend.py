@@ -39,13 +39,13 @@ def test_the_root_holds_every_package_and_caffe_uses_openblas(caffe_root):
     """The reference's float32 rounding depends on its BLAS: the root must have the one PACKAGES names."""
     import subprocess
 
-    from senet_proto.reference.root import PACKAGES
+    from senet_proto.reference.root import PACKAGES, enter_command
 
-    status = subprocess.run(["chroot", str(caffe_root), "dpkg-query", "-W", "-f", "${Package} ${Status}\n",
+    status = subprocess.run([*enter_command(caffe_root), "dpkg-query", "-W", "-f", "${Package} ${Status}\n",
                              *PACKAGES], capture_output=True, text=True)
     installed = {line.split()[0] for line in status.stdout.splitlines() if line.endswith("install ok installed")}
     assert installed == set(PACKAGES), status.stdout + status.stderr
-    blas = subprocess.run(["chroot", str(caffe_root), "update-alternatives", "--query",
+    blas = subprocess.run([*enter_command(caffe_root), "update-alternatives", "--query",
                            "libblas.so.3-x86_64-linux-gnu"], capture_output=True, text=True).stdout
     assert "Value: /usr/lib/x86_64-linux-gnu/openblas" in blas, blas
 

@@ -156,3 +156,23 @@ def test_caffemodel_size_matches_the_official_release(caffe_root, arch):
     size = cached_weights(generate(arch), seed=0).stat().st_size
     official = OFFICIAL_BYTES[arch]
     assert abs(size - official) <= 0.0005 * official, f"{arch}: {size:,} bytes, official {official:,}"
+
+
+def test_cache_drops_temporary_files_of_killed_runs(caffe_root, tmp_path, monkeypatch):
+    """A run killed outright mid-write (SIGKILL) leaves a .part file: never used, removed once a day old; the
+    .part of a run writing now is kept."""
+    import os
+    import time
+
+    from senet_proto.reference import cached_weights
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("SENET_PROTO_CAFFE_ROOT", str(caffe_root))
+    folder = tmp_path / "senet-proto" / "weights"
+    folder.mkdir(parents=True)
+    stale, fresh = folder / ".tiny-se-s0-0123.caffemodel.abc.part", folder / ".tiny-se-s0-4567.caffemodel.def.part"
+    for part in (stale, fresh):
+        part.write_bytes(b"half")
+    os.utime(stale, (time.time() - 2 * 86400,) * 2)
+    path = cached_weights(small_se_net(), seed=0)
+    assert sorted(p.name for p in folder.iterdir() if not p.name.endswith("lock")) == sorted([path.name, fresh.name])
