@@ -48,3 +48,7 @@ class VerificationError(SenetProtoError):
     """A converted model disagrees with Caffe beyond tolerance."""
 
     exit_code = 3
+
+
+class DataError(SenetProtoError):
+    """Images or a data set cannot be used (no images, a corrupt file, a folder that is no WordNet id...)."""

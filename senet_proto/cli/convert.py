@@ -30,6 +30,10 @@ Targets:
   timm     a .safetensors state dict for timm's legacy SENets
            (timm.create_model(NAME).load_state_dict(sd, strict=True)); NAME is
            inferred from the net's structure or given with --timm-model
+  timm-dir a folder (config.json + model.safetensors) that timm loads with
+           timm.create_model("local-dir:OUT", pretrained=True): RGB input,
+           standard class order with labels, timm's own transforms give
+           Caffe's preprocessing (resize 256, center crop 224, minus the mean)
 
 The official weights take BGR 0-255 input minus the mean (104, 117, 123) and
 output classes in their own order; --input rgb255 and --class-order imagenet
@@ -42,7 +46,7 @@ change the weights accordingly, and the choice is recorded with them.
 @click.argument("caffemodel", type=click.Path(dir_okay=False))
 @click.option("--to", "target", type=click.Choice(sorted(TARGETS)), default="pytorch", show_default=True,
               help="Output format.")
-@click.option("-o", "--output", required=True, type=click.Path(), help="Output file.")
+@click.option("-o", "--output", required=True, type=click.Path(), help="Output file (a folder for --to timm-dir).")
 @click.option("--fuse-bn", is_flag=True, help="Fold BatchNorm (and its Scale) into the preceding convolution.")
 @click.option("--allow-extra", is_flag=True, help="Ignore caffemodel layers without weights that the prototxt lacks.")
 @click.option("--class-order", type=click.Choice(CLASS_ORDERS), default="official", show_default=True,
@@ -50,7 +54,7 @@ change the weights accordingly, and the choice is recorded with them.
 @click.option("--input", "input_format", type=click.Choice(INPUT_FORMATS), default="bgr255", show_default=True,
               help="bgr255: as released; rgb255: first convolution's input channels flipped for RGB input.")
 @click.option("--timm-model", type=click.Choice(TIMM_MODELS),
-              help="--to timm: the timm model (default: inferred from the net's structure).")
+              help="--to timm/timm-dir: the timm model (default: inferred from the net's structure).")
 @click.option("--external-data", is_flag=True,
               help="--to onnx: write the weights to OUT.data beside OUT (ONNX external data; needed above 2 GiB).")
 @click.option("--force", is_flag=True, help="Overwrite the output file.")
@@ -61,16 +65,16 @@ def convert_cmd(prototxt: str, caffemodel: str, target: str, output: str, fuse_b
     from ..converters.targets import convert
     from ..nets import resolve_net
 
-    if timm_model and target != "timm":
+    if timm_model and target not in ("timm", "timm-dir"):
         raise UsageError(f"--timm-model applies to --to timm only (this is --to {target})")
     if external_data and target != "onnx":
         raise UsageError(f"--external-data applies to --to onnx only (this is --to {target})")
     options = ConvertOptions(fuse_bn=fuse_bn, allow_extra=allow_extra, class_order=class_order, input=input_format,
                              timm_model=timm_model, external_data=external_data)
     options.validate()
-    from ..fsutil import check_output_path
+    from ..converters.targets import check_target_output
 
-    check_output_path(output, force=force)
+    check_target_output(target, output, force=force)
     t0 = time.monotonic()
     net = resolve_net(prototxt)
     out = convert(net, caffemodel, output, target, options, force=force)
