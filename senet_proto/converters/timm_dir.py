@@ -1,4 +1,5 @@
-"""``--to timm-dir``: a folder timm loads as a pretrained model, ``timm.create_model("local-dir:DIR", pretrained=True)``.
+"""``--to timm-dir``: a folder timm loads as a pretrained model (``timm.create_model("local-dir:DIR",
+pretrained=True)``).
 
 The folder holds ``model.safetensors`` (the ``--to timm`` state dict) and ``config.json`` in the layout timm
 reads (and writes with ``save_for_hf``; the folder can be pushed to the Hugging Face Hub as it is):
@@ -23,6 +24,7 @@ import math
 import os
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from ..errors import UsageError
 from ..fsutil import atomic_dir, atomic_write_text
@@ -114,7 +116,8 @@ def export_timm_dir(caffenet: CaffeNet, out: str | os.PathLike[str], options: Co
     num_classes = int(caffenet.weights[cls][0].shape[0])
     import timm
 
-    num_features = int(timm.create_model(name, pretrained=False, num_classes=num_classes).num_features)
+    model: Any = timm.create_model(name, pretrained=False, num_classes=num_classes)
+    num_features = int(model.num_features)
     cfg = timm_config(caffenet, options, name, num_classes, num_features)
     with atomic_dir(out, force=force) as tmp:
         export_timm(caffenet, tmp / "model.safetensors", options, force=True, model_name=name)

@@ -86,8 +86,8 @@ def center_crop(img, size: int, resize: int, interpolation: str = "bilinear") ->
     new_w, new_h = (new_short, new_long) if w <= h else (new_long, new_short)
     if (new_w, new_h) != (w, h):
         img = img.resize((new_w, new_h), getattr(Image.Resampling, interpolation.upper()))
-    top = int(round((new_h - size) / 2.0))
-    left = int(round((new_w - size) / 2.0))
+    top = round((new_h - size) / 2.0)
+    left = round((new_w - size) / 2.0)
     return np.asarray(img.crop((left, top, left + size, top + size)), dtype=np.uint8)
 
 

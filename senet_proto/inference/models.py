@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -98,15 +99,16 @@ def _load_pair(prototxt: str, caffemodel: str, device: str) -> Classifier:
     from ..converters.pytorch import build_module
     from ..nets import resolve_net
 
-    module = build_module(load_caffe(resolve_net(prototxt), caffemodel))
-    return _from_module(module, "caffe", {}, device)
+    net = resolve_net(prototxt)
+    module = build_module(load_caffe(net, caffemodel))
+    return _from_module(module, "caffe", {"net": net.name}, device)
 
 
 def _load_pytorch(path: Path, device: str) -> Classifier:
     from ..converters.pytorch_io import load_pytorch, read_metadata
 
     try:
-        read_metadata(path)
+        meta = read_metadata(path)
     except CaffemodelError:
         from safetensors import safe_open
 
@@ -118,7 +120,8 @@ def _load_pytorch(path: Path, device: str) -> Classifier:
     module = load_pytorch(path)
     if module.metadata.get("input_range", "0-255") != "0-255":
         raise CaffemodelError(f"{path}: input range {module.metadata['input_range']} is not supported")
-    return _from_module(module, "pytorch", module.metadata, device)
+    name = re.search(r'^name:\s*"([^"]*)"', meta.get("prototxt", ""), re.MULTILINE)
+    return _from_module(module, "pytorch", {**module.metadata, "net": name.group(1) if name else ""}, device)
 
 
 def _load_onnx(path: Path, device: str) -> Classifier:
@@ -163,7 +166,8 @@ def _load_onnx(path: Path, device: str) -> Classifier:
     classes = int(np.prod([d for d in out_dims[1:] if d > 0])) if len(out_dims) > 1 else 0
     return Classifier(kind="onnx", prep=_caffe_prep(order, mean, size), num_classes=classes, run=run, device=device,
                       outputs_probabilities=producer is not None and producer.op_type == "Softmax",
-                      official_order=meta.get("class_order", "official") == "official", info=meta)
+                      official_order=meta.get("class_order", "official") == "official",
+                      info={**meta, "net": graph.name})
 
 
 def read_timm_config(folder: Path) -> dict[str, Any]:
@@ -184,7 +188,7 @@ def _load_timm(folder: Path, device: str) -> Classifier:
     cfg = read_timm_config(folder)
     pcfg = cfg["pretrained_cfg"]
     try:
-        model = timm.create_model(f"local-dir:{folder}", pretrained=True).eval().to(device)
+        model: Any = timm.create_model(f"local-dir:{folder}", pretrained=True).eval().to(device)
     except (RuntimeError, OSError, ValueError, KeyError) as e:
         raise CaffemodelError(f"{folder}: timm cannot load it ({str(e).splitlines()[0]})") from None
     size = int(pcfg.get("input_size", (3, 224, 224))[-1])
@@ -226,7 +230,8 @@ def load_classifier(model: str | os.PathLike[str], caffemodel: str | os.PathLike
         return _load_pytorch(p, device)
     if suffix == ".prototxt":
         raise UsageError(f"{p}: a prototxt needs its caffemodel (MODEL CAFFEMODEL)")
-    raise UsageError(f"{p}: unknown model kind (a .prototxt with its .caffemodel, .safetensors, .onnx or a timm folder)")
+    raise UsageError(f"{p}: unknown model kind (a .prototxt with its .caffemodel, a .safetensors or .onnx file, "
+                     "or a timm folder)")
 
 
 def with_sizes(clf: Classifier, size: int | None, resize: int | None) -> Classifier:

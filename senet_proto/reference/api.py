@@ -297,7 +297,8 @@ def _weights_code_digest() -> str:
 
 
 def cached_weights(net: NetLike, *, seed: int = 0, calibration_input: np.ndarray | None = None) -> Path:
-    """``make_weights`` with default settings (or on ``calibration_input``), cached under the cache root (keyed by net, seed and code).
+    """``make_weights`` with default settings (or on ``calibration_input``), cached under the cache root (keyed
+    by net, seed, calibration input and code).
 
     For tests and tools that need the same weights repeatedly; the cache lives next to the Caffe root
     (``$XDG_CACHE_HOME/senet-proto/weights``) and is safe to delete; making a new file removes the ones of
