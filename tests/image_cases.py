@@ -116,3 +116,33 @@ def timm_dir(caffe_case, tmp_path_factory) -> Path:
     from senet_proto.converters.targets import convert
 
     return convert(caffe_case.net, caffe_case.weights, tmp_path_factory.mktemp("timm") / "se_resnet50", "timm-dir")
+
+
+def tiny10_net():
+    """A 10-class net (conv, global pool, fc, softmax) on 16x16 input: for class counts other than 1000."""
+    from senet_proto.caffe import caffe_pb2
+
+    net = caffe_pb2.NetParameter(name="tiny10")
+    net.layer.add(name="data", type="Input", top=["data"]).input_param.shape.add(dim=[1, 3, 16, 16])
+    conv = net.layer.add(name="conv", type="Convolution", bottom=["data"], top=["conv"])
+    conv.convolution_param.num_output = 8
+    conv.convolution_param.kernel_size.append(3)
+    net.layer.add(name="relu", type="ReLU", bottom=["conv"], top=["conv"])
+    pool = net.layer.add(name="pool", type="Pooling", bottom=["conv"], top=["pool"])
+    pool.pooling_param.pool = caffe_pb2.PoolingParameter.AVE
+    pool.pooling_param.global_pooling = True
+    net.layer.add(name="fc", type="InnerProduct", bottom=["pool"], top=["fc"]).inner_product_param.num_output = 10
+    net.layer.add(name="prob", type="Softmax", bottom=["fc"], top=["prob"])
+    return net
+
+
+@pytest.fixture(scope="session")
+def tiny10_pair(caffe_root, tmp_path_factory) -> tuple[object, Path, Path]:
+    """(net, prototxt, Caffe-made weights) of ``tiny10_net``."""
+    from senet_proto import reference
+    from senet_proto.caffe import write_prototxt
+
+    net = tiny10_net()
+    proto = tmp_path_factory.mktemp("tiny10") / "tiny10.prototxt"
+    write_prototxt(net, proto)
+    return net, proto, reference.cached_weights(net, seed=0)

@@ -55,26 +55,11 @@ def test_predict_gives_caffes_top_classes(kind: str, caffe_case, timm_dir: Path,
         assert all(t["label"] and t["label"] in classes[t["index"]][1] for t in row["top"])
 
 
-def test_predict_text_and_a_class_count_other_than_1000(caffe_root, image_files: list[Path],
-                                                         tmp_path: Path) -> None:
+def test_predict_text_and_a_class_count_other_than_1000(tiny10_pair, image_files: list[Path]) -> None:
     """A 10-class net: class indices (no names), in the net's own order, from Caffe's probabilities."""
     from senet_proto import reference
-    from senet_proto.caffe import caffe_pb2, write_prototxt
 
-    net = caffe_pb2.NetParameter(name="tiny10")
-    net.layer.add(name="data", type="Input", top=["data"]).input_param.shape.add(dim=[1, 3, 16, 16])
-    conv = net.layer.add(name="conv", type="Convolution", bottom=["data"], top=["conv"])
-    conv.convolution_param.num_output = 8
-    conv.convolution_param.kernel_size.append(3)
-    net.layer.add(name="relu", type="ReLU", bottom=["conv"], top=["conv"])
-    pool = net.layer.add(name="pool", type="Pooling", bottom=["conv"], top=["pool"])
-    pool.pooling_param.pool = caffe_pb2.PoolingParameter.AVE
-    pool.pooling_param.global_pooling = True
-    net.layer.add(name="fc", type="InnerProduct", bottom=["pool"], top=["fc"]).inner_product_param.num_output = 10
-    net.layer.add(name="prob", type="Softmax", bottom=["fc"], top=["prob"])
-    proto = tmp_path / "tiny10.prototxt"
-    write_prototxt(net, proto)
-    weights = reference.cached_weights(net, seed=0)
+    net, proto, weights = tiny10_pair
     bgr = np.ascontiguousarray(timm_crops(image_files, 16)[:, ::-1] - BGR_MEAN)
     ref = reference.forward(net, weights, {"data": bgr}, blobs=["prob"])["prob"].reshape(len(bgr), -1)
     code, out, err = run_predict([str(proto), str(weights), *map(str, image_files), "--top", "3"])
