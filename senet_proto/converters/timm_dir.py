@@ -114,8 +114,10 @@ def export_timm_dir(caffenet: CaffeNet, out: str | os.PathLike[str], options: Co
         raise UsageError(f"--timm-model must be one of {', '.join(TIMM_MODELS)}, got {name!r}")
     cls = classifier_layer(caffenet)
     num_classes = int(caffenet.weights[cls][0].shape[0])
-    import timm
-
+    try:
+        import timm
+    except ImportError:
+        raise UsageError("--to timm-dir needs the 'timm' package (pip install 'senet-proto[timm]')") from None
     model: Any = timm.create_model(name, pretrained=False, num_classes=num_classes)
     num_features = int(model.num_features)
     cfg = timm_config(caffenet, options, name, num_classes, num_features)

@@ -59,27 +59,34 @@ class Preprocess:
         return x.contiguous()
 
 
+def pillow():
+    """The Pillow module (``Image``), or a UsageError saying how to install it."""
+    try:
+        from PIL import Image
+    except ImportError:
+        raise UsageError("reading images needs the 'pillow' package (pip install 'senet-proto[predict]')") from None
+    return Image
+
+
 def default_resize(size: int, crop_pct: float = CROP_PCT) -> int:
     return math.floor(size / crop_pct)
 
 
 def load_rgb(path: str | os.PathLike[str]):
     """The image as a Pillow RGB image (grayscale replicated, alpha dropped); DataError naming a bad file."""
-    from PIL import Image, UnidentifiedImageError
-
+    Image = pillow()
     try:
         with Image.open(path) as img:
             img.load()
             return img.convert("RGB")
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:  # UnidentifiedImageError: OSError
         raise DataError(f"{path}: not a readable image ({str(e).splitlines()[0] if str(e) else type(e).__name__})") \
             from None
 
 
 def center_crop(img, size: int, resize: int, interpolation: str = "bilinear") -> np.ndarray:
     """Short side to ``resize``, then the central ``size`` x ``size``: uint8 (size, size, 3)."""
-    from PIL import Image
-
+    Image = pillow()
     w, h = img.size
     short, long = (w, h) if w <= h else (h, w)
     new_short, new_long = resize, int(resize * long / short)

@@ -9,6 +9,7 @@ of crops and returns softmax probabilities in the standard ImageNet order (the o
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -55,8 +56,14 @@ class Classifier:
             if not self.outputs_probabilities:
                 out = torch.softmax(out, dim=1)
             if self.official_order and self.imagenet:
-                out = out[:, torch.as_tensor(label_map(), device=out.device)]
+                out = out[:, torch.as_tensor(_standard_order(), device=out.device)]
             return out
+
+
+@functools.cache
+def _standard_order() -> np.ndarray:
+    """The official class index of each standard class (``label_map``, read once)."""
+    return label_map()
 
 
 def _caffe_prep(channel_order: str, mean: tuple[float, ...], size: int) -> Preprocess:
@@ -73,7 +80,7 @@ def _square_size(shape: Any, where: str) -> int:
     return int(dims[2])
 
 
-def _from_module(module: Any, kind: str, meta: dict[str, str], device: str) -> Classifier:
+def classifier_from_module(module: Any, kind: str, meta: dict[str, str], device: str) -> Classifier:
     """A ``CaffeNetModule`` with the conventions in ``meta`` (none: the official weights' own)."""
     from ..converters.layers.shape import Softmax
 
@@ -101,7 +108,7 @@ def _load_pair(prototxt: str, caffemodel: str, device: str) -> Classifier:
 
     net = resolve_net(prototxt)
     module = build_module(load_caffe(net, caffemodel))
-    return _from_module(module, "caffe", {"net": net.name}, device)
+    return classifier_from_module(module, "caffe", {"net": net.name}, device)
 
 
 def _load_pytorch(path: Path, device: str) -> Classifier:
@@ -121,7 +128,7 @@ def _load_pytorch(path: Path, device: str) -> Classifier:
     if module.metadata.get("input_range", "0-255") != "0-255":
         raise CaffemodelError(f"{path}: input range {module.metadata['input_range']} is not supported")
     name = re.search(r'^name:\s*"([^"]*)"', meta.get("prototxt", ""), re.MULTILINE)
-    return _from_module(module, "pytorch", {**module.metadata, "net": name.group(1) if name else ""}, device)
+    return classifier_from_module(module, "pytorch", {**module.metadata, "net": name.group(1) if name else ""}, device)
 
 
 def _load_onnx(path: Path, device: str) -> Classifier:
