@@ -56,6 +56,11 @@ def check_output_path(path: str | os.PathLike[str], force: bool = False) -> Path
         raise OutputError(f"output path {p} is a directory")
     if p.exists() and not force:
         raise OutputError(f"output file {p} exists (use --force to overwrite)")
+    return _check_parent(p)
+
+
+def _check_parent(p: Path) -> Path:
+    """``p`` if its folder exists and is writable."""
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
         raise OutputError(f"output directory {parent} does not exist")
@@ -122,12 +127,7 @@ def check_output_dir(path: str | os.PathLike[str], force: bool = False) -> Path:
         raise OutputError(f"output path {p} exists and is not a folder")
     if p.exists() and not force:
         raise OutputError(f"output folder {p} exists (use --force to replace it)")
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise OutputError(f"output directory {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise OutputError(f"output directory {parent} is not writable")
-    return p
+    return _check_parent(p)
 
 
 @contextlib.contextmanager
