@@ -51,7 +51,11 @@ class Classifier:
 
         with torch.inference_mode():
             x = self.prep.normalize(crops.to(self.device, non_blocking=True))
-            out = self.run(x)
+            try:
+                out = self.run(x)
+            except RuntimeError as e:  # e.g. a crop size the net's fixed layers cannot take (--size)
+                raise CaffemodelError(f"the {self.kind} model cannot run on input {tuple(x.shape)}: "
+                                      f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
             out = out.reshape(out.shape[0], -1).float()
             if not self.outputs_probabilities:
                 out = torch.softmax(out, dim=1)
@@ -161,6 +165,12 @@ def _load_onnx(path: Path, device: str) -> Classifier:
     static_batch = dims[0] if dims[0] > 0 else None
 
     def run(x: Any) -> Any:
+        try:
+            return _run(x)
+        except Exception as e:  # ONNX Runtime's own error types
+            raise RuntimeError(str(e)) from None
+
+    def _run(x: Any) -> Any:
         arr = x.detach().cpu().numpy()
         if static_batch is not None and arr.shape[0] != static_batch:  # a fixed batch: run one slice at a time
             outs = [session.run(None, {in_name: arr[i:i + static_batch]})[0]

@@ -75,7 +75,7 @@ def test_predict_text_and_a_class_count_other_than_1000(tiny10_pair, image_files
     assert code == 0 and [t["synset"] for t in top] == [None, None] and [t["label"] for t in top] == [None, None]
 
 
-def test_predict_bad_inputs(timm_dir: Path, image_files: list[Path], tmp_path: Path) -> None:
+def test_predict_bad_inputs(timm_dir: Path, caffe_case, image_files: list[Path], tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
     code, out, err = run_predict([str(timm_dir), str(empty)])
@@ -89,3 +89,6 @@ def test_predict_bad_inputs(timm_dir: Path, image_files: list[Path], tmp_path: P
     assert "broken.jpg" in err and "1 unreadable image(s) skipped" in err
     code, out, err = run_predict([str(tmp_path / "net.prototxt"), str(image_files[0])])
     assert code == 2 and "needs its .caffemodel" in err
+    onnx_file = model_args("onnx", caffe_case, timm_dir, tmp_path)[0]  # a fixed 64x64 input: --size 48 fails
+    code, out, err = run_predict([onnx_file, str(image_files[0]), "--size", "48"])
+    assert code == 1 and err.count("\n") == 1 and "cannot run on input (1, 3, 48, 48)" in err
