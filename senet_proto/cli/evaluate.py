@@ -77,5 +77,5 @@ def evaluate_cmd(args: tuple[str, ...], data: str, ground_truth: str | None, bat
                                                            if release else ""))
     click.echo(f"top-5 error {result['top5_err']:6.2f} %" + (f"   (release, {arch}: {release[1]:.2f} %)"
                                                            if release else ""))
-    rate = result["images"] / result["seconds"] if result["seconds"] else 0.0
-    click.echo(f"speed       {rate * world:.1f} images/s" + (f" ({world} processes)" if world > 1 else ""), err=True)
+    rate = result["images"] / result["seconds"] if result["seconds"] else 0.0  # all processes' images, rank 0's time
+    click.echo(f"speed       {rate:.1f} images/s" + (f" ({world} processes)" if world > 1 else ""), err=True)
