@@ -20,7 +20,6 @@ class count is not 1000: rows unchanged, no labels), ``input_size`` [H, W], ``re
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -28,14 +27,14 @@ from typing import Any
 
 from ..errors import UsageError
 from ..fsutil import atomic_dir, atomic_write_text
+from ..inference.images import CROP_PCT, default_resize
+from ..inference.labels import IMAGENET_CLASSES, imagenet_classes
 from .conventions import BGR_MEAN, ConvertOptions, classifier_layer, metadata
 from .loader import CaffeNet
 from .timm import TIMM_MODELS, export_timm, infer_timm_model
 
 FORMAT = "timm-dir"
 FORMAT_VERSION = "1"
-CROP_PCT = 0.875
-IMAGENET_CLASSES = 1000
 
 
 def folder_options(options: ConvertOptions, caffenet: CaffeNet) -> ConvertOptions:
@@ -64,8 +63,6 @@ def _input_size(caffenet: CaffeNet) -> int:
 def timm_config(caffenet: CaffeNet, options: ConvertOptions, model_name: str, num_classes: int,
                 num_features: int) -> dict:
     """config.json: timm's fields, and our conventions in a ``senet_proto`` block."""
-    from ..inference.labels import imagenet_classes
-
     size = _input_size(caffenet)
     rgb_mean = BGR_MEAN[::-1]
     pretrained_cfg = {
@@ -90,7 +87,7 @@ def timm_config(caffenet: CaffeNet, options: ConvertOptions, model_name: str, nu
         **{k: meta[k] for k in ("input", "input_channel_order", "input_range", "input_mean", "class_order",
                                 "source")},
         "input_size": [size, size],
-        "resize": math.floor(size / CROP_PCT),
+        "resize": default_resize(size),
         "crop_pct": CROP_PCT,
     }
     cfg: dict = {"architecture": model_name, "num_classes": num_classes, "num_features": num_features,

@@ -7,6 +7,7 @@ import re
 from importlib import resources
 
 WNID = re.compile(r"^n\d{8}$")
+IMAGENET_CLASSES = 1000
 
 
 @functools.cache

@@ -23,9 +23,9 @@ import numpy as np
 from ..converters.conventions import BGR_MEAN, label_map
 from ..errors import CaffemodelError, UsageError
 from .images import Preprocess, default_resize
+from .labels import IMAGENET_CLASSES
 
 TIMM_CONFIG = "config.json"
-IMAGENET_CLASSES = 1000
 
 
 @dataclass
@@ -212,7 +212,7 @@ def _load_timm(folder: Path, device: str) -> Classifier:
     mean, std = pcfg.get("mean", (0.485, 0.456, 0.406)), pcfg.get("std", (0.229, 0.224, 0.225))
     m255 = tuple(float(np.float64(m) * 255.0) for m in mean)
     scale = tuple(float(1.0 / (np.float64(s) * 255.0)) for s in std)
-    prep = Preprocess(size=size, resize=int(np.floor(size / float(pcfg.get("crop_pct", 0.875)))),
+    prep = Preprocess(size=size, resize=default_resize(size, float(pcfg.get("crop_pct", 0.875))),
                       interpolation=str(pcfg.get("interpolation", "bilinear")), channel_order="RGB",
                       mean255=(m255[0], m255[1], m255[2]), scale=(scale[0], scale[1], scale[2]))
     ours = cfg.get("senet_proto", {})
