@@ -64,8 +64,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)  # random weights can drive activations into denormals, which time nothing useful
-    clf = classifier_from_module(build_module(random_caffenet(args.arch)), "pytorch", {}, args.device)
-    clf = type(clf)(**{**clf.__dict__, "prep": clf.prep.with_sizes(args.size)})
+    clf = classifier_from_module(build_module(random_caffenet(args.arch, args.size)), "pytorch", {}, args.device)
     with tempfile.TemporaryDirectory(prefix="senet-proto-bench-") as tmp:
         folder = Path(tmp) / "n01440764"
         folder.mkdir()
