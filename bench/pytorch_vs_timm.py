@@ -22,16 +22,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout
 
 from senet_proto.converters.loader import CaffeNet, load_caffe
 from senet_proto.converters.pytorch import build_module
-from senet_proto.generator import generate
+from senet_proto.generator import GenerateOptions, generate
 
 TIMM = {"se-resnet-50": "legacy_seresnet50", "se-resnet-101": "legacy_seresnet101",
         "se-resnet-152": "legacy_seresnet152", "se-resnext-50": "legacy_seresnext50_32x4d",
         "se-resnext-101": "legacy_seresnext101_32x4d", "senet-154": "legacy_senet154"}
 
 
-def random_caffenet(arch: str) -> CaffeNet:
+def random_caffenet(arch: str, input_size: int = 224) -> CaffeNet:
     """The generated net with random blobs of the right shapes (shapes from a torch dry run of timm-free code)."""
-    net = generate(arch)
+    net = generate(arch, GenerateOptions(input_shape=(1, 3, input_size, input_size)))
     caffenet = load_caffe(net, None)
     rng = np.random.default_rng(0)
     shapes: dict[str, tuple[int, ...]] = {}

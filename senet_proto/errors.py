@@ -67,3 +67,7 @@ class MissingDependencyError(SenetProtoError, ModuleNotFoundError):
     """An optional Python package is not installed (the message names it and the extra that brings it).
 
     Also a ModuleNotFoundError, so code that falls back when an import fails keeps working."""
+
+
+class DataError(SenetProtoError):
+    """Images or a data set cannot be used (no images, a corrupt file, a folder that is no WordNet id...)."""

@@ -56,6 +56,11 @@ def check_output_path(path: str | os.PathLike[str], force: bool = False) -> Path
         raise OutputError(f"output path {p} is a directory")
     if p.exists() and not force:
         raise OutputError(f"output file {p} exists (use --force to overwrite)")
+    return _check_parent(p)
+
+
+def _check_parent(p: Path) -> Path:
+    """``p`` if its folder exists and is writable."""
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
         raise OutputError(f"output directory {parent} does not exist")
@@ -113,3 +118,42 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, force: bool = 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str, force: bool = True) -> None:
     atomic_write_bytes(path, text.encode("utf-8"), force=force)
+
+
+def check_output_dir(path: str | os.PathLike[str], force: bool = False) -> Path:
+    """Validate an output folder before any work: absent (or, with ``force``, an existing folder to replace)."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise OutputError(f"output path {p} exists and is not a folder")
+    if p.exists() and not force:
+        raise OutputError(f"output folder {p} exists (use --force to replace it)")
+    return _check_parent(p)
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike[str], force: bool = False) -> Iterator[Path]:
+    """A temporary folder beside ``path`` to fill; renamed to ``path`` only on success (an existing folder is
+    replaced with ``force``, removed only once the new one is in place)."""
+    import shutil
+
+    target = check_output_dir(path, force=force)
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
+    except OSError as e:
+        raise OutputError(f"cannot write {target}: {e.strerror}") from None
+    old: Path | None = None
+    try:
+        yield tmp  # the caller writes its files with atomic_open (fsync'ed)
+        os.chmod(tmp, 0o755)
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+            os.replace(target, old / target.name)
+        os.replace(tmp, target)
+    except BaseException:
+        if old is not None and not target.exists():
+            os.replace(old / target.name, target)  # put the previous folder back
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)

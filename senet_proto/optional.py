@@ -25,6 +25,7 @@ PACKAGES: dict[str, tuple[str, str]] = {
     "timm": ("timm", "timm"),
     "netron": ("netron", "view"),
     "pydot": ("pydot", "view"),
+    "PIL": ("pillow", "predict"),
 }
 
 

@@ -24,3 +24,20 @@ def progress(items: Iterable[T], desc: str, total: int | None = None, unit: str 
     from tqdm import tqdm
 
     yield from tqdm(items, desc=desc, total=total, unit=unit, file=sys.stderr, leave=False)
+
+
+class _NoBar:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def progress_bar(total: int | None, desc: str, unit: str = "it"):  # -> tqdm or a bar that shows nothing
+    """A bar updated by hand (``update(n)``, ``close()``), with its rate (e.g. images/s); same rules as above."""
+    if not _enabled or not sys.stderr.isatty():
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False, smoothing=0.1)

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import pytest
+from image_cases import caffe_case, image_files, timm_dir, tiny10_pair  # noqa: F401  (session fixtures of the image tests)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from senet_proto.errors import OutputError
-from senet_proto.fsutil import atomic_open, atomic_open_many, atomic_write_text, check_output_path
+from senet_proto.fsutil import atomic_dir, atomic_open, atomic_open_many, atomic_write_text, check_output_path
 
 
 def test_atomic_write_replaces_only_on_success(tmp_path: Path) -> None:
@@ -117,3 +117,23 @@ def test_binary_outputs_start_their_writeback_while_written(tmp_path: Path, monk
     assert [o for o, _, _ in calls] == starts, "ranges are not contiguous from the start"
     assert all(n >= fsutil.WRITEBACK_CHUNK and a == os.POSIX_FADV_DONTNEED for _, n, a in calls)
     assert len(calls) == 2  # 18 MiB, then 18 MiB; the last 3 MiB are left to the final fsync
+
+
+def test_atomic_dir_appears_whole_or_not_at_all(tmp_path: Path) -> None:
+    target = tmp_path / "folder"
+    with pytest.raises(RuntimeError), atomic_dir(target) as d:
+        atomic_write_text(d / "a.txt", "first")
+        raise RuntimeError("failed half-way")
+    assert not target.exists() and list(tmp_path.iterdir()) == []
+    with atomic_dir(target) as d:
+        atomic_write_text(d / "a.txt", "new")
+    assert (target / "a.txt").read_text() == "new"
+    with pytest.raises(OutputError, match="exists"), atomic_dir(target):
+        pass
+    with pytest.raises(RuntimeError), atomic_dir(target, force=True) as d:  # the old folder survives a failure
+        atomic_write_text(d / "b.txt", "other")
+        raise RuntimeError("failed")
+    assert sorted(p.name for p in target.iterdir()) == ["a.txt"]
+    with atomic_dir(target, force=True) as d:
+        atomic_write_text(d / "b.txt", "other")
+    assert sorted(p.name for p in target.iterdir()) == ["b.txt"] and list(tmp_path.iterdir()) == [target]

@@ -28,6 +28,8 @@ COMMANDS: dict[str, str] = {
     "info": "senet_proto.cli.info:info_cmd",
     "view": "senet_proto.cli.view:view_cmd",
     "verify": "senet_proto.cli.verify:verify_cmd",
+    "predict": "senet_proto.cli.predict:predict_cmd",
+    "evaluate": "senet_proto.cli.evaluate:evaluate_cmd",
 }
 
 HELP = """senet-proto: the Caffe SENet networks, generated, converted, verified and viewed.

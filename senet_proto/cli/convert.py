@@ -32,6 +32,10 @@ Targets (--to; without it the output's suffix decides: .safetensors pytorch,
   timm     a .safetensors state dict for timm's legacy SENets
            (timm.create_model(NAME).load_state_dict(sd, strict=True)); NAME is
            inferred from the net's structure or given with --timm-model
+  timm-dir a folder (config.json + model.safetensors) that timm loads with
+           timm.create_model("local-dir:OUT", pretrained=True): RGB input,
+           standard class order with labels, timm's own transforms give
+           Caffe's preprocessing (resize 256, center crop 224, minus the mean)
 
 The official weights take BGR 0-255 input minus the mean (104, 117, 123) and
 output classes in their own order; --input rgb255 and --class-order imagenet
@@ -49,8 +53,9 @@ Examples:
 @click.argument("prototxt")
 @click.argument("caffemodel", type=click.Path(dir_okay=False))
 @click.option("--to", "target", type=click.Choice(sorted(TARGETS)), default=None,
-              help="Output format [default: from -o's name: .safetensors pytorch, .onnx onnx].")
-@click.option("-o", "--output", required=True, type=click.Path(), help="Output file (its suffix must fit --to).")
+              help="Output format [default: from -o's name: .safetensors pytorch, .onnx onnx, a folder timm-dir].")
+@click.option("-o", "--output", required=True, type=click.Path(),
+              help="Output file (its suffix must fit --to; a folder for --to timm-dir).")
 @click.option("--fuse-bn", is_flag=True, help="Fold BatchNorm (and its Scale) into the preceding convolution.")
 @click.option("--allow-extra", is_flag=True,
               help="No warning for caffemodel layers without weights that the prototxt lacks (caffemodel layers the "
@@ -60,7 +65,7 @@ Examples:
 @click.option("--input", "input_format", type=click.Choice(INPUT_FORMATS), default="bgr255", show_default=True,
               help="bgr255: as released; rgb255: first convolution's input channels flipped for RGB input.")
 @click.option("--timm-model", type=click.Choice(TIMM_MODELS),
-              help="--to timm: the timm model (default: inferred from the net's structure).")
+              help="--to timm/timm-dir: the timm model (default: inferred from the net's structure).")
 @click.option("--external-data", is_flag=True,
               help="--to onnx: write the weights to OUT.data beside OUT (ONNX external data; needed above 2 GiB).")
 @click.option("--force", is_flag=True, help="Overwrite the output file.")
@@ -68,23 +73,20 @@ Examples:
 @guarded
 def convert_cmd(prototxt: str, caffemodel: str, target: str | None, output: str, fuse_bn: bool, allow_extra: bool,
                 class_order: str, input_format: str, timm_model: str | None, external_data: bool, force: bool) -> None:
-    from ..converters.targets import DIRECTORY, TARGET_OUTPUTS, convert, target_for_output
+    from ..converters.targets import check_target_output, convert, target_for_output
     from ..nets import resolve_net
 
     if is_stdout(output):
         raise UsageError("-o -: convert writes binary files; give a file name")
     target = target_for_output(output, target)
-    if timm_model and target != "timm":
-        raise UsageError(f"--timm-model applies to --to timm only (this is --to {target})")
+    if timm_model and target not in ("timm", "timm-dir"):
+        raise UsageError(f"--timm-model applies to --to timm and timm-dir only (this is --to {target})")
     if external_data and target != "onnx":
         raise UsageError(f"--external-data applies to --to onnx only (this is --to {target})")
     options = ConvertOptions(fuse_bn=fuse_bn, allow_extra=allow_extra, class_order=class_order, input=input_format,
                              timm_model=timm_model, external_data=external_data)
     options.validate()
-    from ..fsutil import check_output_path
-
-    if TARGET_OUTPUTS.get(target) != DIRECTORY:
-        check_output_path(output, force=force)
+    check_target_output(target, output, force=force)
     t0 = time.monotonic()
     with net_weights_pair():
         net = resolve_net(prototxt)

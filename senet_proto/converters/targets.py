@@ -21,7 +21,7 @@ import numpy as np
 from ..caffe.fastblob import release_pages
 from ..caffe.validate import check_graph
 from ..errors import UsageError
-from ..fsutil import check_output_path
+from ..fsutil import check_output_dir, check_output_path
 from ..optional import missing, needs
 from .conventions import ConvertOptions, apply_conventions
 from .loader import CaffeNet, load_caffe
@@ -32,8 +32,8 @@ TARGETS: dict[str, str] = {
     "pytorch": "senet_proto.converters.pytorch_io:export_pytorch",
     "onnx": "senet_proto.converters.onnx:export_onnx",
     "timm": "senet_proto.converters.timm:export_timm",
+    "timm-dir": "senet_proto.converters.timm_dir:export_timm_dir",
 }
-
 DIRECTORY = "directory"
 # What each target writes: a file suffix, or DIRECTORY for a target that writes a folder (timm's folder,
 # 'timm-dir'). The one place that ties outputs to targets: without --to the output's name picks the first
@@ -45,6 +45,7 @@ TARGET_OUTPUTS: dict[str, str] = {
     "timm": ".safetensors",
     "timm-dir": DIRECTORY,
 }
+DIR_TARGETS = frozenset(t for t, kind in TARGET_OUTPUTS.items() if kind == DIRECTORY)  # targets writing a folder
 
 
 def output_kind(out: str | os.PathLike[str]) -> str:
@@ -121,6 +122,11 @@ def get_exporter(target: str) -> Callable[..., Path]:
     return fn
 
 
+def check_target_output(target: str, out: str | os.PathLike[str], force: bool = False) -> Path:
+    """The output path checked before any work: a file, or a folder for the folder targets."""
+    return check_output_dir(out, force=force) if target in DIR_TARGETS else check_output_path(out, force=force)
+
+
 def convert(prototxt: Any, caffemodel: str | os.PathLike[str], out: str | os.PathLike[str], target: str = "pytorch",
             options: ConvertOptions | None = None, *, force: bool = False) -> Path:
     """Load, apply the conventions and export; the output path is checked before any work."""
@@ -128,7 +134,7 @@ def convert(prototxt: Any, caffemodel: str | os.PathLike[str], out: str | os.Pat
     options.validate()
     if options.external_data and target != "onnx":
         raise UsageError(f"external data applies to --to onnx only (this is --to {target})")
-    check_output_path(out, force=force)
+    check_target_output(target, out, force=force)
     exporter = get_exporter(target)
     if options.external_data:
         from .onnx import data_path
@@ -137,6 +143,10 @@ def convert(prototxt: Any, caffemodel: str | os.PathLike[str], out: str | os.Pat
     caffenet = load_caffe(prototxt, caffemodel, allow_extra=options.allow_extra)
     check_graph(caffenet.net)
     warn_non_finite(caffenet)
+    if target == "timm-dir":  # a timm folder always takes RGB and, for 1000 classes, the standard order
+        from .timm_dir import folder_options
+
+        options = folder_options(options, caffenet)
     caffenet = apply_conventions(caffenet, options)
     with needs(f"--to {target}"):
         return exporter(caffenet, out, options, force=force)

@@ -230,6 +230,7 @@ def make_weights(
     input_shape: Sequence[int] | None = None,
     zero_factor_layers: Sequence[str] | None = None,
     force: bool = True,
+    calibration_input: np.ndarray | None = None,
 ) -> Path:
     """Make realistic random weights with real Caffe and save them (``net.save``) to ``out_path``.
 
@@ -239,6 +240,9 @@ def make_weights(
     ``CALIBRATION_BATCH`` unless ``input_shape`` is given) and the BatchNorm gets the per-channel mean and
     (biased) variance of the blob it normalises, stored with a random moving-average factor f in
     [0.01, 1000] that is never near 1 (blob0 = mean·f, blob1 = var·f, blob2 = f).
+
+    ``calibration_input`` (one array for a net with one input) replaces the random input: weights calibrated on
+    the kind of input a test feeds (e.g. image crops) stay well-conditioned on it.
 
     One BatchNorm gets f = 0 (``zero_factor_layers`` names them; by default one picked by ``seed`` among
     those followed by an in-place Scale with a bias): Caffe then normalises with mean 0 and var 0, i.e.
@@ -255,6 +259,10 @@ def make_weights(
     declared = netprep.input_shapes(prepared)
     if not declared:
         raise CaffeReferenceError("the net has no input blob to calibrate its BatchNorm layers with")
+    calibration: dict[str, np.ndarray] = {}
+    if calibration_input is not None:
+        calibration = _named_inputs(prepared, np.asarray(calibration_input))
+        input_shape = calibration_input.shape
     if input_shape is not None:
         if len(declared) != 1:
             raise CaffeReferenceError("input_shape is only for nets with one input")
@@ -269,8 +277,11 @@ def make_weights(
     update, close = _progress_callback("calibrating BatchNorm")
     with job_dir() as job:
         (job.path / "net.prototxt").write_text(format_prototxt(prepared))
+        for i, array in enumerate(calibration.values()):
+            np.save(job.path / f"in_{i:04d}.npy", array)
         spec = {"cmd": "weights", "seed": int(seed), "input_std": INPUT_STD, "bn_eps": eps,
-                "zero_factor": list(zero_factor_layers) if zero_factor_layers is not None else None}
+                "zero_factor": list(zero_factor_layers) if zero_factor_layers is not None else None,
+                "inputs": list(calibration)}
         try:
             result = job.run(spec, on_progress=update)
         finally:
@@ -294,8 +305,9 @@ def _weights_code_digest() -> str:
     return h.hexdigest()
 
 
-def cached_weights(net: NetLike, *, seed: int = 0) -> Path:
-    """``make_weights`` with default settings, cached under the cache root (keyed by net, seed and code).
+def cached_weights(net: NetLike, *, seed: int = 0, calibration_input: np.ndarray | None = None) -> Path:
+    """``make_weights`` with default settings (or on ``calibration_input``), cached under the cache root (keyed
+    by net, seed, calibration input and code).
 
     For tests and tools that need the same weights repeatedly; the cache lives next to the Caffe root
     (``$XDG_CACHE_HOME/senet-proto/weights``) and is safe to delete; making a new file removes the ones of
@@ -305,6 +317,10 @@ def cached_weights(net: NetLike, *, seed: int = 0) -> Path:
     key = hashlib.sha256()
     key.update(src.SerializeToString(deterministic=True))
     key.update(f"seed={int(seed)}".encode())
+    if calibration_input is not None:
+        calib = np.ascontiguousarray(calibration_input, dtype=np.float32)
+        key.update(f"calibration={calib.shape}".encode())
+        key.update(calib.tobytes())
     key.update(_weights_code_digest().encode())
     prefix = f"{re.sub(r'[^A-Za-z0-9._-]+', '_', src.name or 'net')[:40]}-s{int(seed)}-"
     directory = cache_dir() / "weights"
@@ -315,7 +331,7 @@ def cached_weights(net: NetLike, *, seed: int = 0) -> Path:
         if path.is_file():
             path.touch()  # recently used: not evicted below by another run
             return path
-        make_weights(src, path, seed=seed, force=True)
+        make_weights(src, path, seed=seed, force=True, calibration_input=calibration_input)
         # Files of the same net name and seed unused for a day: older code or another variant, or the temporary
         # file of a run killed outright (SIGKILL) mid-write, never used under its final name.
         # (Several checkouts of different code may share the cache at the same time: keep theirs.)

@@ -25,6 +25,9 @@ from bare_env import extra_packages, link_base_install
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "reference"))
 from caffe_nets import small_se_net
 
+# a 1x1 grey PNG (predict and evaluate need an image to look at before they load anything)
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010800000000"
+                    "3a7e9b550000000a4944415478da63600000000200015e1d2e9b0000000049454e44ae426082")
 MISSING = re.compile(r"^senet-proto: error: .*needs the Python package '([\w.-]+)': "
                      r"pip install 'senet-proto\[(\w+)\]'$")
 
@@ -49,6 +52,9 @@ def _env() -> dict[str, str]:
 
 # command -> cases (name, args, expected): "ok" or "missing" (one line naming a package and its extra)
 def _cases(tmp: Path, net: Path, weights: Path) -> dict[str, list[tuple[str, list[str], str]]]:
+    images = tmp / "images" / "n01440764"
+    images.mkdir(parents=True)
+    (images / "a.png").write_bytes(PNG)
     return {
         "list": [("list", ["list"], "ok")],
         "generate": [("generate", ["generate", "se-resnet-50", "-o", str(tmp / "g.prototxt")], "ok")],
@@ -58,6 +64,8 @@ def _cases(tmp: Path, net: Path, weights: Path) -> dict[str, list[tuple[str, lis
                      "ok" if t == "pytorch" else "missing") for t in ("pytorch", "onnx", "timm")],
         "export": [("export", ["export", str(tmp / "c.pytorch"), "-o", str(tmp / "e.prototxt"),
                                "--caffemodel", str(tmp / "e.caffemodel")], "missing")],
+        "predict": [("predict", ["predict", str(tmp / "c.pytorch"), str(images)], "missing")],
+        "evaluate": [("evaluate", ["evaluate", str(tmp / "c.pytorch"), "--data", str(images.parent)], "missing")],
         "verify": [(f"verify --to {t}", ["verify", str(net), str(weights), "--to", t], "missing")
                    for t in ("pytorch", "onnx", "all")],
         "draw": [("draw", ["draw", "se-resnet-50", "-o", str(tmp / "d.svg")], "missing")],

@@ -58,6 +58,21 @@ def test_batchnorm_is_calibrated_in_network_order(caffe_root, tmp_path):
     np.testing.assert_allclose(bn1.mean(axis=(0, 2, 3)), 1 / np.sqrt(2 * np.pi), atol=0.1)
 
 
+def test_calibration_on_a_given_input(caffe_root, tmp_path):
+    """calibration_input replaces the random input: on exactly that input every BatchNorm output is normalised
+    per channel (up to eps), though it is far from the random input's statistics (positive, offset, small)."""
+    net = _two_bn_net()
+    x = (np.random.default_rng(5).uniform(0, 3, (3, 3, 32, 32)) + np.arange(3).reshape(1, 3, 1, 1) * 40)
+    x = x.astype(np.float32)
+    weights = make_weights(net, tmp_path / "w.caffemodel", seed=2, calibration_input=x)
+    out = forward(net, weights, {"data": x})
+    bn2 = out["bn2"].astype(np.float64)
+    np.testing.assert_allclose(bn2.mean(axis=(0, 2, 3)), 0.0, atol=1e-3)
+    np.testing.assert_allclose(bn2.std(axis=(0, 2, 3)), 1.0, rtol=1e-2)
+    random = make_weights(net, tmp_path / "r.caffemodel", seed=2)  # calibrated on noise: not normalised on x
+    assert np.abs(forward(net, random, {"data": x})["bn2"].astype(np.float64).mean(axis=(0, 2, 3))).max() > 0.1
+
+
 def test_weights_are_deterministic_for_a_seed(caffe_root, tmp_path):
     net = small_se_net()
     a = make_weights(net, tmp_path / "a.caffemodel", seed=11)

@@ -15,6 +15,7 @@ from senet_proto.cli import COMMANDS, main
 CORPUS = Path(__file__).resolve().parent / "corpus"
 CANARY = "senet_proto_canary_module"
 MODEL = CORPUS.parent / "conv.caffemodel"  # weights of conv.prototxt; the prototxt under test is what is broken
+IMAGE = CORPUS.parent / "tiny.png"  # an 8x8 image for predict, also as the one image of an evaluate set (val/)
 
 # Broken for every command: the file is not a usable net at all.
 STRUCTURAL = [
@@ -42,8 +43,10 @@ COMMAND_ARGS: dict[str, Builder] = {
     "convert": lambda f, d: ["convert", str(f), str(MODEL), "--to", "pytorch", "-o", str(d / "out.safetensors")],
     "convert-onnx": lambda f, d: ["convert", str(f), str(MODEL), "--to", "onnx", "-o", str(d / "out.onnx")],
     "verify": lambda f, d: ["verify", str(f), str(MODEL)],
+    "predict": lambda f, d: ["predict", str(f), str(MODEL), str(IMAGE)],
+    "evaluate": lambda f, d: ["evaluate", str(f), str(MODEL), "--data", str(CORPUS.parent / "val")],
 }
-NEEDS_NUMBERS = {"info", "weights", "convert", "convert-onnx", "verify"}
+NEEDS_NUMBERS = {"info", "weights", "convert", "convert-onnx", "verify", "predict", "evaluate"}
 
 
 def _check_clean_failure(result: Result, out_dir: Path, codes: tuple[int, ...] = (1,)) -> str:

@@ -120,7 +120,10 @@ def run_weights(caffe, job):
             raise ValueError("BatchNorm %r cannot get factor 0: it is not followed by an in-place Scale with a bias"
                              % name)
     zero = set(zero)
-    random_inputs(net, job, np.random.RandomState(job["seed"] + 2))
+    if job.get("inputs"):  # calibrate on the caller's input (e.g. image crops) instead of random noise
+        load_inputs(net, job)
+    else:
+        random_inputs(net, job, np.random.RandomState(job["seed"] + 2))
     bn_index = [i for i, layer in enumerate(net.layers) if layer.type == "BatchNorm"]
     eps = job["bn_eps"]
     start = 0
