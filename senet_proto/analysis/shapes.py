@@ -141,11 +141,13 @@ def pooling_geometry(layer: caffe_pb2.LayerParameter, bottom: Shape) -> tuple[li
     return kernel, pad, stride
 
 
-def pooled_size(size: int, kernel: int, pad: int, stride: int, ceil: bool = True) -> int:
-    """Caffe's pooled size: ceil (or floor) of the window count, minus one if the last window starts in the pad."""
+def pooled_size(size: int, kernel: int, pad: int, stride: int, ceil: bool = True, any_pad: bool | None = None) -> int:
+    """Caffe's pooled size: ceil (or floor) of the window count, minus one if the last window starts in the pad.
+
+    Caffe applies the last-window rule on every axis as soon as any axis has a pad (``any_pad``)."""
     span = size + 2 * pad - kernel
     out = (math.ceil(span / stride) if ceil else span // stride) + 1
-    if pad > 0 and (out - 1) * stride >= size + pad:
+    if (pad > 0 if any_pad is None else any_pad) and (out - 1) * stride >= size + pad:
         out -= 1
     return out
 
@@ -154,7 +156,8 @@ def _pooling(layer: caffe_pb2.LayerParameter, b: list[Shape]) -> list[Shape]:
     x = b[0]
     kernel, pad, stride = pooling_geometry(layer, x)
     ceil = layer.pooling_param.round_mode == caffe_pb2.PoolingParameter.CEIL
-    out = [pooled_size(s, k, pd, st, ceil) for s, k, pd, st in zip(x[2:], kernel, pad, stride, strict=True)]
+    any_pad = any(pad)
+    out = [pooled_size(s, k, pd, st, ceil, any_pad) for s, k, pd, st in zip(x[2:], kernel, pad, stride, strict=True)]
     tops = [_positive((x[0], x[1], *out), layer)]
     if len(layer.top) == 2:  # MAX pooling may also output the argmax mask
         tops.append(tops[0])
