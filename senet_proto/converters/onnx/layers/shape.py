@@ -1,0 +1,30 @@
+"""Reshape and Flatten (a Reshape to the inferred top shape), Split, Softmax."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...graph import Node
+from ...params import canonical_axis
+from ..builder import OnnxBuilder
+from .common import _one, register
+
+
+@register("Softmax")
+def softmax(node: Node, b: OnnxBuilder) -> None:
+    p = node.layer.softmax_param
+    axis = canonical_axis(p.axis if p.HasField("axis") else 1, len(b.shape(node.bottoms[0])), f"layer '{node.name}'")
+    _one(node, b, "Softmax", axis=axis)
+
+
+@register("Reshape", "Flatten")
+def reshape(node: Node, b: OnnxBuilder) -> None:
+    target = b.reshape_dims(b.shape(node.tops[0]), b.batch_axis(node.tops[0]), b.batch_axis(node.bottoms[0]))
+    b.add("Reshape", [b.input(node.bottoms[0]), b.const(node, "shape", target, np.int64)],
+          [b.output(node, node.tops[0])], node)
+
+
+@register("Split")
+def split(node: Node, b: OnnxBuilder) -> None:
+    for top in node.tops:
+        b.add("Identity", [b.input(node.bottoms[0])], [b.output(node, top)], node)
