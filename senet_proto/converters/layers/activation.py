@@ -1,4 +1,4 @@
-"""Element-wise activations: ReLU (negative_slope), Sigmoid, TanH, Power, AbsVal, Exp."""
+"""Element-wise activations: ReLU (negative_slope), Sigmoid, TanH, Power, AbsVal."""
 
 from __future__ import annotations
 
