@@ -23,7 +23,6 @@ reader); layers of other phases are kept in ``net`` but get no weights.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
@@ -32,6 +31,7 @@ import numpy as np
 
 from ..caffe import caffe_pb2, read_caffemodel_proto, read_prototxt
 from ..caffe.fastblob import read_fast
+from ..caffe.layers import TRAINING_TYPES, spec
 from ..caffe.upgrade import V1_TYPE_NAMES, upgrade_net
 from ..caffe.validate import check_graph, layers_for_phase
 from ..errors import CaffemodelError, PrototxtError
@@ -40,11 +40,7 @@ NetLike = Union[str, "os.PathLike[str]", Any]  # a path, or a parsed caffe_pb2.N
 
 # Parameter-free types that Caffe's snapshots carry beyond a deploy prototxt (data, loss, accuracy layers of
 # the training net; the Split layers Caffe inserts itself): never an error when extra.
-IGNORED_EXTRA_TYPES = frozenset({"Split",
-    "Data", "ImageData", "HDF5Data", "HDF5Output", "MemoryData", "WindowData", "DummyData", "Python",
-    "Accuracy", "SoftmaxWithLoss", "EuclideanLoss", "HingeLoss", "InfogainLoss", "MultinomialLogisticLoss",
-    "SigmoidCrossEntropyLoss", "ContrastiveLoss", "Silence",
-})
+IGNORED_EXTRA_TYPES = TRAINING_TYPES | {"Split", "Silence", "Python"}
 
 
 @dataclass
@@ -103,78 +99,6 @@ def _read_model(spec: NetLike) -> tuple[caffe_pb2.NetParameter, dict[tuple[int, 
     return fast.net, fast.arrays
 
 
-def _repeated(param, single: str, h: str, w: str, default: int, n: int) -> list[int] | None:
-    """Caffe's per-axis kernel/stride/pad reading; None when it cannot be decided without shapes."""
-    if param.HasField(h) or param.HasField(w):
-        return [getattr(param, h), getattr(param, w)]
-    vals = list(getattr(param, single))
-    if not vals:
-        return [default] * n
-    if len(vals) == 1:
-        return vals * n
-    return vals if len(vals) == n else None
-
-
-def _conv_expect(layer: caffe_pb2.LayerParameter, blobs: list[np.ndarray]) -> list[tuple[int | None, ...]]:
-    p = layer.convolution_param
-    n_spatial = blobs[0].ndim - 2 if blobs and blobs[0].ndim >= 3 else 2
-    ks = _repeated(p, "kernel_size", "kernel_h", "kernel_w", 0, n_spatial)
-    kernel: list[int | None] = list(ks) if ks else [None] * n_spatial
-    group = p.group or 1
-    if layer.type == "Deconvolution":
-        w: tuple[int | None, ...] = (None, p.num_output // group, *kernel)
-        out = p.num_output
-    else:
-        w = (p.num_output, None, *kernel)
-        out = p.num_output
-    return [w, (out,)] if p.bias_term else [w]
-
-
-def _ip_expect(layer: caffe_pb2.LayerParameter, blobs: list[np.ndarray]) -> list[tuple[int | None, ...]]:
-    p = layer.inner_product_param
-    w = (None, p.num_output) if p.transpose else (p.num_output, None)
-    return [w, (p.num_output,)] if p.bias_term else [w]
-
-
-def _bn_expect(layer: caffe_pb2.LayerParameter, blobs: list[np.ndarray]) -> list[tuple[int | None, ...]]:
-    c = blobs[0].size if blobs else None
-    return [(c,), (c,), (1,)]
-
-
-def _scale_expect(layer: caffe_pb2.LayerParameter, blobs: list[np.ndarray]) -> list[tuple[int | None, ...]] | None:
-    if len(layer.bottom) > 1:
-        return [(None,)] * (1 if layer.scale_param.bias_term else 0)
-    n = 2 if layer.scale_param.bias_term else 1
-    return [tuple(blobs[0].shape) if blobs else (None,)] * n
-
-
-def _bias_expect(layer: caffe_pb2.LayerParameter, blobs: list[np.ndarray]) -> list[tuple[int | None, ...]] | None:
-    return [] if len(layer.bottom) > 1 else [tuple(blobs[0].shape) if blobs else (None,)]
-
-
-def _prelu_expect(layer: caffe_pb2.LayerParameter, blobs: list[np.ndarray]) -> list[tuple[int | None, ...]] | None:
-    return [(None,)]
-
-
-# Expected blobs per layer type: a list of shapes (None = any size; a 1-tuple of None = any shape).
-EXPECTED_BLOBS: dict[str, Callable[[caffe_pb2.LayerParameter, list[np.ndarray]], list | None]] = {
-    "Convolution": _conv_expect,
-    "Deconvolution": _conv_expect,
-    "InnerProduct": _ip_expect,
-    "BatchNorm": _bn_expect,
-    "Scale": _scale_expect,
-    "Bias": _bias_expect,
-    "PReLU": _prelu_expect,
-}
-
-# Known parameter-free types (everything the converters handle that has no blobs)
-PARAMETER_FREE_TYPES = frozenset({
-    "Input", "ReLU", "Sigmoid", "TanH", "Pooling", "Eltwise", "Concat", "Reshape", "Flatten", "Dropout",
-    "Softmax", "Axpy", "Split", "Slice", "Power", "AbsVal", "Exp", "Log", "BNLL", "Threshold", "ELU",
-    "LRN", "ArgMax", "MVN", "Crop", "Tile", "Reduction", "Clip", "Swish",
-})
-
-
 def _legacy_fit(arr: np.ndarray, expect: tuple[int | None, ...]) -> np.ndarray:
     """Caffe accepts a legacy 4-D blob when its shape, left-padded with 1s to 4-D, matches (ShapeEquals)."""
     if arr.ndim == 4 and len(expect) < 4 and all(d == 1 for d in arr.shape[: 4 - len(expect)]):
@@ -194,10 +118,11 @@ def _fmt(shape: tuple[int | None, ...]) -> str:
 
 def check_blobs(layer: caffe_pb2.LayerParameter, blobs: list[np.ndarray], legacy: list[bool]) -> list[np.ndarray]:
     """Check a layer's blobs against its parameters; return them (legacy 4-D blobs reshaped)."""
-    fn = EXPECTED_BLOBS.get(layer.type)
+    entry = spec(layer.type)
+    fn = entry.blobs if entry is not None else None
     where = f"layer '{layer.name}' ({layer.type})"
     if fn is None:
-        if layer.type in PARAMETER_FREE_TYPES and blobs:
+        if entry is not None and blobs:
             raise CaffemodelError(f"{where}: takes no weights but the caffemodel has {len(blobs)} blob(s)")
         return blobs
     expect = fn(layer, blobs)
@@ -230,7 +155,8 @@ def check_blobs(layer: caffe_pb2.LayerParameter, blobs: list[np.ndarray], legacy
 
 
 def _needs_weights(layer: caffe_pb2.LayerParameter) -> bool:
-    fn = EXPECTED_BLOBS.get(layer.type)
+    entry = spec(layer.type)
+    fn = entry.blobs if entry is not None else None
     if fn is None:
         return False
     exp = fn(layer, [])

@@ -13,16 +13,15 @@ import re
 import numpy as np
 
 from ..caffe import caffe_pb2
+from ..caffe.layers import converted_types
+from ..caffe.layers.norm import uses_global_stats
 from ..errors import CaffemodelError, UnsupportedLayerError
 from .graph import Graph, Node, batchnorm_stats, build_graph, fold_batchnorm, merge_batchnorm_scale
 from .lazy import LazyArray, Tensor, blob_tensor
 from .loader import CaffeNet
 
-# Caffe types the PyTorch module supports (tests check this equals the torch registry).
-SUPPORTED = frozenset({
-    "AbsVal", "Axpy", "BatchNorm", "Bias", "Concat", "Convolution", "Dropout", "Eltwise", "Flatten", "InnerProduct",
-    "Input", "Pooling", "Power", "ReLU", "Reshape", "Scale", "Sigmoid", "Silence", "Softmax", "Split", "TanH",
-})
+# Caffe types the PyTorch module supports, from the catalogue (tests check this equals the torch registry).
+SUPPORTED = converted_types("pytorch")
 
 # Attribute names a submodule may not take: nn.Module's own and CaffeNetModule's (tests keep this current).
 RESERVED = frozenset((
@@ -117,8 +116,7 @@ def _node_state(node: Node) -> dict[str, Tensor]:
             out["bias"] = node.blobs[1].reshape(-1)
         return out
     if t == "BatchNorm":
-        p = node.layer.batch_norm_param
-        global_stats = bool(p.use_global_stats) if p.HasField("use_global_stats") else True
+        global_stats = uses_global_stats(node.layer)
         if not node.blobs and "mean" not in node.attrs:
             raise CaffemodelError(f"{where}: has no weights")
         mean, var = batchnorm_stats(node)

@@ -6,9 +6,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...caffe.layers.shape import reshaped
 from ...errors import PrototxtError
 from ..graph import Node
-from ..params import caffe_reshape
 from ..registry import register
 
 
@@ -18,7 +18,7 @@ class Reshape(nn.Module):
         self.dims, self.axis, self.num_axes = dims, axis, num_axes
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.reshape(caffe_reshape(tuple(x.shape), self.dims, self.axis, self.num_axes))
+        return x.reshape(reshaped(tuple(x.shape), self.dims, self.axis, self.num_axes, "Reshape"))
 
     def extra_repr(self) -> str:
         return f"dims={self.dims}, axis={self.axis}, num_axes={self.num_axes}"

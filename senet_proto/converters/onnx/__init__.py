@@ -96,7 +96,7 @@ def build_parts(caffenet: CaffeNet, *, fuse_bn: bool = False, input_shape: Seque
     ``lazy``, folded weights are ``LazyArray``s computed when written)."""
     net = _deploy_net(caffenet, input_shape)
     deploy = CaffeNet(net=net, weights=caffenet.weights, source=caffenet.source)
-    check_supported([ly for ly in deploy.layers() if ly.type != "Input"], ONNX_CONVERTERS)
+    check_supported(deploy.layers(), ONNX_CONVERTERS)
     shapes = infer_shapes(net)
     g = build_graph(deploy)
     merge_batchnorm_scale(g)

@@ -4,34 +4,30 @@ from __future__ import annotations
 
 import numpy as np
 
+from ....caffe.layers import canonical_axis
+from ....caffe.layers.conv import conv_geometry
 from ....errors import PrototxtError
 from ...graph import Node
 from ...lazy import blob_tensor
-from ...params import canonical_axis, per_axis
 from ..builder import OnnxBuilder
 from .common import register
 
 
 @register("Convolution")
 def convolution(node: Node, b: OnnxBuilder) -> None:
-    p = node.layer.convolution_param
-    where = f"layer '{node.name}' (Convolution)"
-    kernel = per_axis(p, "kernel_size", "kernel_h", "kernel_w", 0, 2, where)
-    stride = per_axis(p, "stride", "stride_h", "stride_w", 1, 2, where)
-    pad = per_axis(p, "pad", "pad_h", "pad_w", 0, 2, where)
-    dilation = per_axis(p, "dilation", "", "", 1, 2, where)
+    g = conv_geometry(node.layer, len(b.shape(node.bottoms[0])) - 2)
     inputs = [b.input(node.bottoms[0]), b.const(node, "weight", blob_tensor(node.blobs, 0))]  # maybe lazy (folded)
     if len(node.blobs) > 1:
         inputs.append(b.const(node, "bias", node.blobs[1].reshape(-1)))
-    b.add("Conv", inputs, [b.output(node, node.tops[0])], node, kernel_shape=list(kernel), strides=list(stride),
-          pads=[pad[0], pad[1], pad[0], pad[1]], dilations=list(dilation), group=int(p.group or 1))
+    b.add("Conv", inputs, [b.output(node, node.tops[0])], node, kernel_shape=list(g.kernel),
+          strides=list(g.stride), pads=[*g.pad, *g.pad], dilations=list(g.dilation), group=g.group)
 
 
 @register("InnerProduct")
 def inner_product(node: Node, b: OnnxBuilder) -> None:
     p = node.layer.inner_product_param
     x_shape = b.shape(node.bottoms[0])
-    axis = canonical_axis(p.axis if p.HasField("axis") else 1, len(x_shape), f"layer '{node.name}'")
+    axis = canonical_axis(p.axis, len(x_shape), node.layer)
     lead, k = int(np.prod(x_shape[:axis])), int(np.prod(x_shape[axis:]))
     x_batch = b.batch_axis(node.bottoms[0])
     if x_batch is not None and x_batch >= axis:

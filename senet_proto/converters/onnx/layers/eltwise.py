@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from ....caffe import caffe_pb2
-from ....errors import PrototxtError
+from ....caffe.layers.shape import concat_axis, eltwise_coeffs
 from ...graph import Node
-from ...params import canonical_axis
 from ..builder import OnnxBuilder
 from .common import register
 
@@ -18,9 +17,7 @@ def eltwise(node: Node, b: OnnxBuilder) -> None:
     inputs = [b.input(x) for x in node.bottoms]
     op = p.operation
     if op == caffe_pb2.EltwiseParameter.SUM:
-        coeffs = list(p.coeff) or [1.0] * len(inputs)
-        if len(coeffs) != len(inputs):
-            raise PrototxtError(f"layer '{node.name}' (Eltwise): {len(coeffs)} coefficients for {len(inputs)} inputs")
+        coeffs = eltwise_coeffs(node.layer, len(inputs))
         terms = []
         for i, (x, c) in enumerate(zip(inputs, coeffs, strict=True)):
             if c == 1.0:
@@ -55,8 +52,6 @@ def axpy(node: Node, b: OnnxBuilder) -> None:
 
 @register("Concat")
 def concat(node: Node, b: OnnxBuilder) -> None:
-    p = node.layer.concat_param
     shape = b.shape(node.bottoms[0])
-    raw = p.concat_dim if p.HasField("concat_dim") else (p.axis if p.HasField("axis") else 1)  # legacy concat_dim
-    axis = canonical_axis(raw, len(shape), f"layer '{node.name}'")
+    axis = concat_axis(node.layer, len(shape))
     b.add("Concat", [b.input(x) for x in node.bottoms], [b.output(node, node.tops[0])], node, axis=axis)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ....caffe.layers import canonical_axis
+from ....caffe.layers.norm import uses_global_stats
 from ...graph import Node, batchnorm_stats
-from ...params import canonical_axis
 from ..builder import OnnxBuilder
 from .common import register
 
@@ -16,7 +17,7 @@ def batch_norm(node: Node, b: OnnxBuilder) -> None:
     eps = float(p.eps)
     gamma = node.attrs.get("gamma")
     beta = node.attrs.get("beta")
-    if p.HasField("use_global_stats") and not p.use_global_stats:
+    if not uses_global_stats(node.layer):
         x = b.input(node.bottoms[0])
         shape = b.shape(node.bottoms[0])
         axes = [0, *range(2, len(shape))]
@@ -72,7 +73,7 @@ def _broadcast_second_bottom(node: Node, b: OnnxBuilder, axis: int, name: str) -
 def scale(node: Node, b: OnnxBuilder) -> None:
     p = node.layer.scale_param
     x_shape = b.shape(node.bottoms[0])
-    axis = canonical_axis(p.axis if p.HasField("axis") else 1, len(x_shape), f"layer '{node.name}'")
+    axis = canonical_axis(p.axis, len(x_shape), node.layer)
     x = b.input(node.bottoms[0])
     if len(node.bottoms) == 2:
         factor = _broadcast_second_bottom(node, b, axis, "factor")
@@ -93,7 +94,7 @@ def scale(node: Node, b: OnnxBuilder) -> None:
 def bias(node: Node, b: OnnxBuilder) -> None:
     p = node.layer.bias_param
     x_shape = b.shape(node.bottoms[0])
-    axis = canonical_axis(p.axis if p.HasField("axis") else 1, len(x_shape), f"layer '{node.name}'")
+    axis = canonical_axis(p.axis, len(x_shape), node.layer)
     if len(node.bottoms) == 2:
         term = _broadcast_second_bottom(node, b, axis, "bias")
     else:

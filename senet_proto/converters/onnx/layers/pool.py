@@ -5,33 +5,25 @@ from __future__ import annotations
 
 import numpy as np
 
-from ....caffe import caffe_pb2
-from ....errors import PrototxtError, UnsupportedLayerError
+from ....caffe.layers import where
+from ....caffe.layers.pool import ave_divisor, converted_geometry
+from ....errors import PrototxtError
 from ...graph import Node
-from ...params import caffe_ave_divisor, caffe_pool_size, per_axis_pool
 from ..builder import OnnxBuilder
 from .common import FLT_MAX, _one, register
 
 
 @register("Pooling")
 def pooling(node: Node, b: OnnxBuilder) -> None:
-    p = node.layer.pooling_param
-    where = f"layer '{node.name}' (Pooling)"
-    modes = {caffe_pb2.PoolingParameter.MAX: "MAX", caffe_pb2.PoolingParameter.AVE: "AVE"}
-    if p.pool not in modes:
-        raise UnsupportedLayerError(f"{where}: only MAX and AVE pooling are supported")
-    mode = modes[p.pool]
-    if p.global_pooling:
-        _one(node, b, "GlobalMaxPool" if mode == "MAX" else "GlobalAveragePool")
+    g = converted_geometry(node.layer)
+    if g.global_pooling:
+        _one(node, b, "GlobalMaxPool" if g.mode == "MAX" else "GlobalAveragePool")
         return
-    kernel = per_axis_pool(p, "kernel_size", "kernel_h", "kernel_w", 0, where)
-    stride = per_axis_pool(p, "stride", "stride_h", "stride_w", 1, where)
-    pad = per_axis_pool(p, "pad", "pad_h", "pad_w", 0, where)
+    mode, kernel, stride, pad = g.mode, g.kernel, g.stride, g.pad
     _, _, h, w = b.shape(node.bottoms[0])
-    any_pad = any(pad)
-    outs = [caffe_pool_size(n, k, s, pp, any_pad) for n, k, s, pp in zip((h, w), kernel, stride, pad, strict=True)]
+    outs = g.out_size(h, w)
     if min(outs) <= 0:
-        raise PrototxtError(f"{where}: pooling a {h}x{w} blob gives size {outs}")
+        raise PrototxtError(f"{where(node.layer)}: pooling a {h}x{w} blob gives size {outs}")
     # ONNX's ceil_mode does not drop a last window that starts in the padding, so the output size is made
     # explicit: floor mode with end padding that reaches exactly as far as Caffe's last window.
     # Without padding Caffe keeps a last window that starts at the input's end (stride > kernel): it is empty
@@ -61,7 +53,7 @@ def pooling(node: Node, b: OnnxBuilder) -> None:
         # every window lies in the padded input: a mean over kh*kw, then Caffe's divisor per position
         mean = b.temp(node, "mean")
         b.add(op, [x], [mean], node, count_include_pad=1, **attrs)
-        dh, dw = (caffe_ave_divisor(n, o, k, s, pp)[:o2] for n, o, o2, k, s, pp
+        dh, dw = (ave_divisor(n, o, k, s, pp)[:o2] for n, o, o2, k, s, pp
                   in zip(sizes, outs, pooled, kernel, stride, pad, strict=True))
         _ave_correction(node, b, mean, out, kernel, dh, dw)
     if any(empty):

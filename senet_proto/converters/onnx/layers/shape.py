@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ....caffe.layers import canonical_axis
 from ...graph import Node
-from ...params import canonical_axis
 from ..builder import OnnxBuilder
 from .common import _one, register
 
@@ -13,7 +13,7 @@ from .common import _one, register
 @register("Softmax")
 def softmax(node: Node, b: OnnxBuilder) -> None:
     p = node.layer.softmax_param
-    axis = canonical_axis(p.axis if p.HasField("axis") else 1, len(b.shape(node.bottoms[0])), f"layer '{node.name}'")
+    axis = canonical_axis(p.axis, len(b.shape(node.bottoms[0])), node.layer)
     _one(node, b, "Softmax", axis=axis)
 
 
@@ -28,3 +28,13 @@ def reshape(node: Node, b: OnnxBuilder) -> None:
 def split(node: Node, b: OnnxBuilder) -> None:
     for top in node.tops:
         b.add("Identity", [b.input(node.bottoms[0])], [b.output(node, top)], node)
+
+
+@register("Input")
+def input_layer(node: Node, b: OnnxBuilder) -> None:
+    """Input layers become the graph's inputs (``build_parts``); no node to append."""
+
+
+@register("Silence")
+def silence(node: Node, b: OnnxBuilder) -> None:
+    """Silence only consumes its bottoms: no node to append."""
