@@ -138,6 +138,10 @@ def _node_state(node: Node) -> dict[str, Tensor]:
         if len(node.blobs) > 1:
             out["bias"] = node.blobs[1]
         return out
+    if t == "PReLU":
+        if not node.blobs:
+            raise CaffemodelError(f"{where}: has no weights")
+        return {"weight": node.blobs[0].reshape(-1)}
     if t == "Bias":
         return {"bias": node.blobs[0]} if len(node.bottoms) == 1 and node.blobs else {}
     if t not in SUPPORTED:

@@ -6,8 +6,8 @@ import pytest
 from official_nets import official_path
 
 from senet_proto.analysis import format_table, infer_shapes, summarize
-from senet_proto.caffe.layers.pool import pooled_size
 from senet_proto.caffe import caffe_pb2, parse_prototxt, read_prototxt
+from senet_proto.caffe.layers.pool import pooled_size
 from senet_proto.errors import PrototxtError, UnsupportedLayerError, UsageError
 
 # The paper's multiply-adds at 224×224 (GFLOPs), Table 2 / 7.

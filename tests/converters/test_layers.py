@@ -306,6 +306,29 @@ def odd_geometry_cases() -> list[Case]:
     return cases
 
 
+def prelu_slice_cases() -> list[Case]:
+    """PReLU (per channel, shared, on N×C, in place) and Slice (slice points, equal parts, legacy slice_dim)."""
+    rng = np.random.default_rng(7)
+    return [
+        Case("prelu", {"x": (2, 4, 3, 5)}, [layer("PReLU", "p", ["x"], ["y"])], {"p": [rand(rng, 4)]}),
+        Case("prelu_shared", {"x": (2, 4, 3, 5)},
+             [layer("PReLU", "p", ["x"], ["y"], prelu_param={"channel_shared": True})],
+             {"p": [rand(rng, 1).reshape(())]}),
+        Case("prelu_2d_inplace", {"x": (3, 6)},
+             [layer("Power", "shift", ["x"], ["a"], power_param={"shift": 0.1}), layer("PReLU", "p", ["a"], ["a"])],
+             {"p": [rand(rng, 6)]}),
+        Case("slice_points", {"x": (2, 7, 3, 4)},
+             [layer("Slice", "s", ["x"], ["a", "b", "c"], slice_param={"slice_point": [2, 3]})]),
+        Case("slice_equal_axis2", {"x": (2, 3, 6, 4)},
+             [layer("Slice", "s", ["x"], ["a", "b", "c"], slice_param={"axis": 2})]),
+        Case("slice_last_axis", {"x": (2, 3, 5)},
+             [layer("Slice", "s", ["x"], ["a", "b"], slice_param={"axis": -1, "slice_point": [1]})]),
+        Case("slice_dim_legacy", {"x": (2, 4, 3)},
+             [layer("Slice", "s", ["x"], ["a", "b"], slice_param={"slice_dim": 1}),
+              layer("Eltwise", "e", ["a", "b"], ["y"], eltwise_param={"operation": "PROD"})]),
+    ]
+
+
 BUILDERS: dict[str, Callable[[], list[Case]]] = {
     "Convolution": conv_cases,
     "Pooling": pool_cases,
@@ -316,6 +339,7 @@ BUILDERS: dict[str, Callable[[], list[Case]]] = {
     "InnerProductShape": ip_shape_cases,
     "InPlaceChain": chain_cases,
     "OddGeometry": odd_geometry_cases,
+    "PReLUSlice": prelu_slice_cases,
 }
 CASES = {group: builder() for group, builder in BUILDERS.items()}
 PARAMS = [pytest.param(group, case.id, id=f"{group}-{case.id}") for group, cases in CASES.items() for case in cases]

@@ -94,8 +94,8 @@ def _prelu(layer: Layer, b: list[Shape]) -> list[Shape]:
 
 
 def _prelu_blobs(layer: Layer, blobs: list[np.ndarray]) -> list[tuple[int | None, ...]]:
-    """One slope per channel (axis 1), or one for all with channel_shared."""
-    return [(1,)] if layer.prelu_param.channel_shared else [(None,)]
+    """One slope per channel (axis 1), or one for all with channel_shared (a 0-axis blob in Caffe)."""
+    return [()] if layer.prelu_param.channel_shared else [(None,)]
 
 
 def _prelu_cost(layer: Layer, b: list[Shape], t: list[Shape]) -> Cost:
@@ -106,6 +106,5 @@ add(
     LayerSpec("BatchNorm", _batch_norm, blobs=_bn_blobs, cost=_bn_cost, in_place=True),
     LayerSpec("Scale", _scale, (1, 2), blobs=_scale_blobs, cost=_scale_cost, in_place=True),
     LayerSpec("Bias", _scale, (1, 2), blobs=_bias_blobs, in_place=True),
-    LayerSpec("PReLU", _prelu, blobs=_prelu_blobs, cost=_prelu_cost, in_place=True,
-              refused={"pytorch": "no converter for PReLU yet", "onnx": "no converter for PReLU yet"}),
+    LayerSpec("PReLU", _prelu, blobs=_prelu_blobs, cost=_prelu_cost, in_place=True),
 )

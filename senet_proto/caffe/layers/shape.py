@@ -173,7 +173,7 @@ add(
     LayerSpec("Reshape", _reshape),
     LayerSpec("Flatten", _flatten),
     LayerSpec("Concat", _concat, (1, MANY)),
-    LayerSpec("Slice", _slice, refused={"pytorch": "no converter for Slice yet", "onnx": "no converter for Slice yet"}),
+    LayerSpec("Slice", _slice),
     LayerSpec("Split", _split),
     LayerSpec("Silence", _silence, (1, MANY), needs_top=False),
     LayerSpec("Eltwise", _eltwise, (2, MANY)),

@@ -1,4 +1,4 @@
-"""Element-wise layers: one ONNX operator each (ReLU with a slope: LeakyRelu; Power: Mul, Add, Pow)."""
+"""Element-wise layers: one ONNX operator each (ReLU with a slope: LeakyRelu; PReLU: PRelu; Power: Mul, Add, Pow)."""
 
 from __future__ import annotations
 
@@ -48,3 +48,13 @@ def power(node: Node, b: OnnxBuilder) -> None:
         out = b.output(node, node.tops[0]) if i == len(todo) - 1 else b.temp(node, what)
         b.add(op, [value, b.const(node, what, np.array(v, np.float32))], [out], node)
         value = out
+
+
+@register("PReLU")
+def prelu(node: Node, b: OnnxBuilder) -> None:
+    """PRelu with the slopes along axis 1 (shape C×1×…, or one slope for all with channel_shared)."""
+    rank = len(b.shape(node.bottoms[0]))
+    slope = node.blobs[0].reshape(-1)
+    shape = [slope.size] + [1] * (rank - 2) if slope.size > 1 else [1]
+    b.add("PRelu", [b.input(node.bottoms[0]), b.const(node, "slope", slope.reshape(shape))],
+          [b.output(node, node.tops[0])], node)

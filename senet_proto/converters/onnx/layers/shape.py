@@ -1,10 +1,11 @@
-"""Reshape and Flatten (a Reshape to the inferred top shape), Split, Softmax."""
+"""Reshape and Flatten (a Reshape to the inferred top shape), Slice, Split, Softmax, Input and Silence."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from ....caffe.layers import canonical_axis
+from ....caffe.layers.shape import slice_sizes
 from ...graph import Node
 from ..builder import OnnxBuilder
 from .common import _one, register
@@ -38,3 +39,12 @@ def input_layer(node: Node, b: OnnxBuilder) -> None:
 @register("Silence")
 def silence(node: Node, b: OnnxBuilder) -> None:
     """Silence only consumes its bottoms: no node to append."""
+
+
+@register("Slice")
+def slice_layer(node: Node, b: OnnxBuilder) -> None:
+    axis, sizes = slice_sizes(node.layer, b.shape(node.bottoms[0]))
+    inputs = [b.input(node.bottoms[0])]
+    if node.layer.slice_param.slice_point:  # without slice points equal parts, also of a dynamic batch axis
+        inputs.append(b.const(node, "sizes", list(sizes), np.int64))
+    b.add("Split", inputs, [b.output(node, t) for t in node.tops], node, axis=axis)
