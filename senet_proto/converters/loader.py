@@ -25,18 +25,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
 
 import numpy as np
 
 from ..caffe import caffe_pb2, read_caffemodel_proto, read_prototxt
 from ..caffe.fastblob import read_fast
+from ..caffe.io import NetLike
 from ..caffe.layers import TRAINING_TYPES, spec
 from ..caffe.upgrade import V1_TYPE_NAMES, upgrade_net
 from ..caffe.validate import check_graph, layers_for_phase
 from ..errors import CaffemodelError, PrototxtError
-
-NetLike = Union[str, "os.PathLike[str]", Any]  # a path, or a parsed caffe_pb2.NetParameter
 
 # Parameter-free types that Caffe's snapshots carry beyond a deploy prototxt (data, loss, accuracy layers of
 # the training net; the Split layers Caffe inserts itself): never an error when extra.
