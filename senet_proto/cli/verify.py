@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..errors import VerificationError
-from ..verify import TARGETS, verify
+from ..verify import VERIFY_TARGETS, verify
 from .common import guarded, verbosity_options
 
 HELP = """Convert PROTOTXT + CAFFEMODEL and compare every blob with real Caffe 1.0 on the same input.
@@ -28,7 +28,7 @@ Examples:
 @click.command("verify", help=HELP)
 @click.argument("prototxt", type=click.Path(dir_okay=False))
 @click.argument("caffemodel", type=click.Path(dir_okay=False))
-@click.option("--to", "target", type=click.Choice([*TARGETS, "all"]), default="all", show_default=True)
+@click.option("--to", "target", type=click.Choice([*VERIFY_TARGETS, "all"]), default="all", show_default=True)
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
               help="Where the PyTorch model runs (TF32 is turned off).")
 @click.option("--input", "input_file", type=click.Path(dir_okay=False), help="Input batch as a .npy file.")
@@ -47,7 +47,7 @@ Examples:
 def verify_cmd(prototxt: str, caffemodel: str, target: str, device: str, input_file: str | None,
                tolerance: float | None, blob_tolerance: float, fuse_bn: bool, optimize: bool, allow_extra: bool,
                seed: int, all_blobs: bool) -> None:
-    targets = TARGETS if target == "all" else (target,)
+    targets = VERIFY_TARGETS if target == "all" else (target,)
     report = verify(prototxt, caffemodel, targets=targets, device=device, input_file=input_file,
                     tolerance=tolerance, blob_tolerance=blob_tolerance, fuse_bn=fuse_bn, allow_extra=allow_extra,
                     seed=seed, optimize=optimize)
