@@ -1,7 +1,7 @@
 """The PyTorch module's layout without PyTorch: submodule names and state-dict arrays from a graph.
 
 ``senet-proto convert --to pytorch`` writes the state dict straight from the (memory-mapped) Caffe blobs
-without importing torch (which alone costs about 500 MiB of memory). ``CaffeNetModule`` names its submodules
+without importing torch (whose memory cost bench/README.md records). ``CaffeNetModule`` names its submodules
 with the same ``module_keys``, and tests check that ``state_arrays`` equals the built module's ``state_dict()``
 key for key and bit for bit, so there is one source of truth for the layout.
 """

@@ -23,7 +23,7 @@ class Conv2d(nn.Conv2d):
     """``nn.Conv2d`` that can run CPU float32 inference on a weight reordered once for oneDNN ("prepacked").
 
     Eager ``nn.Conv2d`` hands oneDNN the plain weight on every call and oneDNN reorders it into its blocked
-    layout each time (at batch 1 about a fifth of SE-ResNet-50's time). With ``prepack`` set (opt-in:
+    layout each time (its measured share of the time: bench/README.md). With ``prepack`` set (opt-in:
     ``CaffeNetModule.optimize_for_inference()``) the reordered weight is made on the first call and kept outside
     the state dict (one more copy of the weights in memory) until the weight's data is replaced or changed in
     place through the parameter (its version counter), the way PyTorch's inference freezing prepacks. Edits

@@ -30,7 +30,7 @@ def pooling(node: Node, b: OnnxBuilder) -> None:
     # (MAX gives -FLT_MAX, AVE 0/0). Such a window is left out of the pooling and appended to its output by a Pad
     # node. Every other window starts inside the input, and pad < kernel (infer_shapes refuses the net otherwise,
     # as Caffe does), so the pooling's own pads stay below the kernel and no Pad precedes it: runtimes such as
-    # ONNX Runtime 1.31 refuse pads >= kernel, also after fusing a Pad into the next pooling.
+    # ONNX Runtime (version in bench/README.md) refuse pads >= kernel, also after fusing a Pad into the next pooling.
     sizes = (h, w)
     empty = [1 if o > 1 and (o - 1) * s >= n + pp else 0
              for o, s, n, pp in zip(outs, stride, sizes, pad, strict=True)]
