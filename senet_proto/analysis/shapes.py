@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from ..caffe import caffe_pb2
 from ..caffe.layers import CATALOGUE, Shape, spec, where
+from ..caffe.layers.shape import legacy_input_shapes
 from ..caffe.validate import check_graph, check_shape, layers_for_phase
 from ..errors import PrototxtError, UnsupportedLayerError, UsageError
 
@@ -40,15 +41,10 @@ class LayerShapes:
 
 def input_shapes(net: caffe_pb2.NetParameter) -> dict[str, Shape]:
     """Shapes of the net-level (legacy) inputs: ``input`` + ``input_shape`` or ``input_dim``."""
-    shapes: dict[str, Shape] = {}
-    for i, name in enumerate(net.input):
-        if i < len(net.input_shape):
-            dims = tuple(int(d) for d in net.input_shape[i].dim)
-        elif len(net.input_dim) >= 4 * (i + 1):
-            dims = tuple(int(d) for d in net.input_dim[4 * i : 4 * i + 4])
-        else:
+    shapes = legacy_input_shapes(net)
+    for name, shape in shapes.items():
+        if not shape:
             raise PrototxtError(f"input '{name}' has no shape (input_shape or 4 input_dim values)")
-        shapes[name] = dims
     return shapes
 
 

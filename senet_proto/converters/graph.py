@@ -26,6 +26,7 @@ import numpy as np
 
 from ..caffe import caffe_pb2
 from ..caffe.layers.norm import bn_statistics, uses_global_stats
+from ..caffe.layers.shape import input_layer_shapes
 from ..errors import CaffemodelError, PrototxtError
 from .lazy import LazyArray, LazyBlobs
 from .loader import CaffeNet
@@ -101,17 +102,9 @@ class Graph:
 
 
 def input_shapes(layers: list[caffe_pb2.LayerParameter]) -> dict[str, tuple[int, ...]]:
-    shapes: dict[str, tuple[int, ...]] = {}
-    for layer in layers:
-        if layer.type != "Input":
-            continue
-        specs = list(layer.input_param.shape)
-        for j, top in enumerate(layer.top):
-            if not specs:
-                shapes[top] = ()
-            else:
-                shapes[top] = tuple(specs[j if len(specs) > 1 else 0].dim)
-    return shapes
+    """The Input layers' tops and their declared shapes (``()`` where none is declared)."""
+    return {top: shape for ly in layers if ly.type == "Input"
+            for top, shape in zip(ly.top, input_layer_shapes(ly), strict=True)}
 
 
 def build_graph(caffenet: CaffeNet, phase: int = caffe_pb2.TEST) -> Graph:

@@ -12,11 +12,33 @@ from .. import caffe_pb2
 from .base import MANY, Cost, Layer, LayerSpec, Shape, add, canonical_axis, where
 
 
-def _input(layer: Layer, b: list[Shape]) -> list[Shape]:
+def input_layer_shapes(layer: Layer) -> list[Shape]:
+    """Caffe's InputLayer: one shape for all tops, one per top, or none (the tops stay empty: ``()``)."""
     shapes = list(layer.input_param.shape)
-    if len(shapes) not in (1, len(layer.top)):
+    if len(shapes) not in (0, 1, len(layer.top)):
         raise PrototxtError(f"{where(layer)}: {len(shapes)} shapes for {len(layer.top)} tops")
-    return [tuple(int(d) for d in shapes[0 if len(shapes) == 1 else i].dim) for i in range(len(layer.top))]
+    return [tuple(int(d) for d in shapes[0 if len(shapes) == 1 else i].dim) if shapes else ()
+            for i in range(len(layer.top))]
+
+
+def legacy_input_shapes(net: caffe_pb2.NetParameter) -> dict[str, Shape]:
+    """The net-level inputs of an old net: ``input`` names with ``input_shape`` or 4 ``input_dim`` values each
+    (``()`` where neither gives a shape)."""
+    shapes: dict[str, Shape] = {}
+    for i, name in enumerate(net.input):
+        if i < len(net.input_shape):
+            shapes[name] = tuple(int(d) for d in net.input_shape[i].dim)
+        elif len(net.input_dim) >= 4 * (i + 1):
+            shapes[name] = tuple(int(d) for d in net.input_dim[4 * i: 4 * i + 4])
+        else:
+            shapes[name] = ()
+    return shapes
+
+
+def _input(layer: Layer, b: list[Shape]) -> list[Shape]:
+    if not layer.input_param.shape:
+        raise PrototxtError(f"{where(layer)}: 0 shapes for {len(layer.top)} tops")
+    return input_layer_shapes(layer)
 
 
 def reshaped(x: Shape, dims: Sequence[int], axis: int, num_axes: int, what: str) -> Shape:
