@@ -95,12 +95,16 @@ def _flatten(layer: Layer, b: list[Shape]) -> list[Shape]:
     return [(*x[:start], math.prod(x[start: end + 1]), *x[end + 1:])]
 
 
-def concat_axis(layer: Layer, ndim: int) -> int:
-    """The concatenation axis (the legacy concat_dim wins when set, as in Caffe)."""
+def concat_raw_axis(layer: Layer) -> int:
+    """The concatenation axis as given (the legacy concat_dim when set, as in Caffe), before canonicalising."""
     p = layer.concat_param
     if p.HasField("axis") and p.HasField("concat_dim"):
         raise PrototxtError(f"{where(layer)}: either axis or concat_dim should be specified; not both")
-    return canonical_axis(p.concat_dim if p.HasField("concat_dim") else p.axis, ndim, layer)
+    return int(p.concat_dim if p.HasField("concat_dim") else p.axis)
+
+
+def concat_axis(layer: Layer, ndim: int) -> int:
+    return canonical_axis(concat_raw_axis(layer), ndim, layer)
 
 
 def _concat(layer: Layer, b: list[Shape]) -> list[Shape]:
