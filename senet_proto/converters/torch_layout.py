@@ -15,6 +15,7 @@ import numpy as np
 from ..caffe import caffe_pb2
 from ..caffe.layers import converted_types
 from ..caffe.layers.norm import uses_global_stats
+from ..caffe.layers.pool import converted_geometry
 from ..errors import CaffemodelError, UnsupportedLayerError
 from .graph import Graph, Node, batchnorm_stats, build_graph, fold_batchnorm, merge_batchnorm_scale
 from .lazy import LazyArray, Tensor, blob_tensor
@@ -81,6 +82,8 @@ def module_graph(caffenet: CaffeNet, *, fuse_bn: bool = False, merge_bn: bool = 
         known.register(t)(lambda node: None)
     for node in g.nodes:
         known.lookup(node.layer)  # fail early, naming the first unsupported layer
+        if node.type == "Pooling":  # parameters the module refuses (round_mode FLOOR, STOCHASTIC), as it does
+            converted_geometry(node.layer)
     if merge_bn or fuse_bn:
         merge_batchnorm_scale(g)
     if fuse_bn:

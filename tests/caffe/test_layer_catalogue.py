@@ -66,8 +66,12 @@ def test_round_mode_floor_is_refused_by_every_part(tmp_path: Path) -> None:
         build_module(caffenet)
     with pytest.raises(UnsupportedLayerError, match=FLOOR_LINE):
         build_onnx(caffenet)
-    proto = tmp_path / "floor.prototxt"
+    proto, model = tmp_path / "floor.prototxt", tmp_path / "floor.caffemodel"
     write_prototxt(net, proto)
-    r = CliRunner().invoke(main, ["info", str(proto)])
-    err = r.stderr.strip()
-    assert r.exit_code == 1 and FLOOR_LINE in err and len(err.splitlines()) == 1 and "Traceback" not in err
+    model.write_bytes(caffe_pb2.NetParameter(name="floor").SerializeToString())
+    for args in (["info", str(proto)], *(["convert", str(proto), str(model), "--to", to, "-o", str(tmp_path / to)]
+                                        for to in ("pytorch", "onnx"))):
+        r = CliRunner().invoke(main, args)
+        err = r.stderr.strip()
+        assert r.exit_code == 1 and FLOOR_LINE in err and len(err.splitlines()) == 1 and "Traceback" not in err, args
+    assert not list(tmp_path.glob("pytorch*")) and not list(tmp_path.glob("onnx*"))
