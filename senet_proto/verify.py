@@ -20,7 +20,8 @@ from .errors import CaffemodelError, UsageError
 from .optional import require
 from .reference import INPUT_STD
 
-TARGETS = ("pytorch", "onnx")
+# what verify compares with Caffe (converters.targets.TARGETS: the formats convert writes)
+VERIFY_TARGETS = ("pytorch", "onnx")
 NEEDS = {"pytorch": ("torch",), "onnx": ("onnx", "onnxruntime")}  # optional packages per target
 TOLERANCE = 1e-4
 FOLDED_TOLERANCE = 2e-4
@@ -119,16 +120,17 @@ def _onnx_blobs(caffenet, x: dict[str, np.ndarray], fuse_bn: bool) -> dict[str, 
 
 
 def verify(prototxt: str | os.PathLike[str] | caffe_pb2.NetParameter, caffemodel: str | os.PathLike[str], *,
-           targets: tuple[str, ...] = TARGETS, device: str = "cpu", input_file: str | os.PathLike[str] | None = None,
-           tolerance: float | None = None, blob_tolerance: float = 1e-3, fuse_bn: bool = False,
-           allow_extra: bool = False, seed: int = 0, optimize: bool = False) -> Report:
+           targets: tuple[str, ...] = VERIFY_TARGETS, device: str = "cpu",
+           input_file: str | os.PathLike[str] | None = None, tolerance: float | None = None,
+           blob_tolerance: float = 1e-3, fuse_bn: bool = False, allow_extra: bool = False, seed: int = 0,
+           optimize: bool = False) -> Report:
     from . import reference
     from .converters import load_caffe
     from .converters.graph import build_graph, input_shapes
 
     for t in targets:
-        if t not in TARGETS:
-            raise UsageError(f"unknown verify target {t!r} (targets: {', '.join(TARGETS)})")
+        if t not in VERIFY_TARGETS:
+            raise UsageError(f"unknown verify target {t!r} (targets: {', '.join(VERIFY_TARGETS)})")
     if device not in ("cpu", "cuda"):
         raise UsageError(f"--device must be cpu or cuda, got {device!r}")
     for t in targets:  # before Caffe runs (minutes for a big net)

@@ -23,9 +23,13 @@ from ..errors import CaffemodelError
 from . import caffe_pb2
 from .io import not_a_caffemodel
 
-# NetParameter.layer = 100 (LayerParameter, blobs = 7); NetParameter.layers = 2 (V1LayerParameter, blobs = 6)
-LAYER_FIELDS = {100: 7, 2: 6}
-BLOB_DATA = 5
+# protobuf field numbers, from the schema: NetParameter.layer (100) and the V1 NetParameter.layers (2), each
+# with the field number of its layers' blobs (7 and 6), and BlobProto.data (5)
+LAYER_FIELD = caffe_pb2.NetParameter.LAYER_FIELD_NUMBER
+V1_LAYERS_FIELD = caffe_pb2.NetParameter.LAYERS_FIELD_NUMBER
+LAYER_FIELDS = {LAYER_FIELD: caffe_pb2.LayerParameter.BLOBS_FIELD_NUMBER,
+                V1_LAYERS_FIELD: caffe_pb2.V1LayerParameter.BLOBS_FIELD_NUMBER}
+BLOB_DATA = caffe_pb2.BlobProto.DATA_FIELD_NUMBER
 LEN, I32, I64, VARINT = 2, 5, 1, 0
 
 
@@ -38,7 +42,8 @@ class FastModel:
     """The caffemodel without blob data, plus the data as arrays viewing the file.
 
     ``arrays[(field, layer_index)]`` lists, per blob of that layer, its float32 data (or None when the blob had
-    no ``data`` field, e.g. ``double_data``); ``field`` is 100 for ``layer`` and 2 for V1 ``layers``.
+    no ``data`` field, e.g. ``double_data``); ``field`` is ``LAYER_FIELD`` (100) for ``layer`` and
+    ``V1_LAYERS_FIELD`` (2) for V1 ``layers``.
     """
 
     net: caffe_pb2.NetParameter

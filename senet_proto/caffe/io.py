@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Union
 
 from google.protobuf import text_format
 from google.protobuf.message import DecodeError
@@ -17,6 +18,9 @@ from ..fsutil import atomic_write_text
 from . import caffe_pb2
 
 HEADER = "# mean_value: 104, 117, 123"
+
+# a net given to the library: the path of a prototxt (or caffemodel), or a parsed caffe_pb2.NetParameter
+NetLike = Union[str, "os.PathLike[str]", caffe_pb2.NetParameter]
 
 
 def read_bytes(path: str | os.PathLike[str], what: str, exc: type[Exception]) -> bytes:

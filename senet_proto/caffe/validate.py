@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from ..errors import PrototxtError
 from . import caffe_pb2
+from .layers.shape import legacy_input_shapes
 
 MAX_ELEMENTS = 1 << 31  # Caffe's blob count is an int
 
@@ -47,8 +48,7 @@ def check_graph(net: caffe_pb2.NetParameter, phase: int = caffe_pb2.TEST) -> Non
     """Raise PrototxtError for undefined bottoms, doubly produced tops and absurd input shapes."""
     if len(net.layers) and not len(net.layer):
         raise PrototxtError("legacy V1 'layers' must be upgraded before checking (use the converters' loader)")
-    for i, name in enumerate(net.input):
-        dims = list(net.input_shape[i].dim) if i < len(net.input_shape) else list(net.input_dim[4 * i : 4 * i + 4])
+    for name, dims in legacy_input_shapes(net).items():
         check_shape(dims, f"input '{name}'")
     layers = layers_for_phase(net, phase)
     # Caffe's InsertSplits: which value (producing layer, top index) each bottom reads, and by how many bottoms.

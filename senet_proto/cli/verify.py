@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..errors import VerificationError
-from ..verify import TARGETS, verify
+from ..verify import VERIFY_TARGETS, verify
 from .common import guarded, net_weights_pair, verbosity_options
 
 HELP = """Convert PROTOTXT + CAFFEMODEL and compare every blob with real Caffe 1.0 on the same input.
@@ -31,7 +31,7 @@ Examples:
 @click.command("verify", help=HELP)
 @click.argument("prototxt", metavar="PROTOTXT|ARCH")
 @click.argument("caffemodel", type=click.Path(dir_okay=False))
-@click.option("--to", "target", type=click.Choice([*TARGETS, "all"]), default="all", show_default=True)
+@click.option("--to", "target", type=click.Choice([*VERIFY_TARGETS, "all"]), default="all", show_default=True)
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
               help="Where the PyTorch model runs (TF32 is turned off).")
 @click.option("--input", "input_file", type=click.Path(dir_okay=False), help="Input batch as a .npy file.")
@@ -54,7 +54,7 @@ def verify_cmd(prototxt: str, caffemodel: str, target: str, device: str, input_f
                seed: int, all_blobs: bool) -> None:
     from ..nets import resolve_net
 
-    targets = TARGETS if target == "all" else (target,)
+    targets = VERIFY_TARGETS if target == "all" else (target,)
     with net_weights_pair():
         report = verify(resolve_net(prototxt), caffemodel, targets=targets, device=device, input_file=input_file,
                         tolerance=tolerance, blob_tolerance=blob_tolerance, fuse_bn=fuse_bn,

@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 
 from ..caffe import caffe_pb2
+from ..caffe.layers.norm import bn_statistics, uses_global_stats
+from ..caffe.layers.shape import input_layer_shapes
 from ..errors import CaffemodelError, PrototxtError
 from .lazy import LazyArray, LazyBlobs
 from .loader import CaffeNet
@@ -100,17 +102,9 @@ class Graph:
 
 
 def input_shapes(layers: list[caffe_pb2.LayerParameter]) -> dict[str, tuple[int, ...]]:
-    shapes: dict[str, tuple[int, ...]] = {}
-    for layer in layers:
-        if layer.type != "Input":
-            continue
-        specs = list(layer.input_param.shape)
-        for j, top in enumerate(layer.top):
-            if not specs:
-                shapes[top] = ()
-            else:
-                shapes[top] = tuple(specs[j if len(specs) > 1 else 0].dim)
-    return shapes
+    """The Input layers' tops and their declared shapes (``()`` where none is declared)."""
+    return {top: shape for ly in layers if ly.type == "Input"
+            for top, shape in zip(ly.top, input_layer_shapes(ly), strict=True)}
 
 
 def build_graph(caffenet: CaffeNet, phase: int = caffe_pb2.TEST) -> Graph:
@@ -126,21 +120,16 @@ def build_graph(caffenet: CaffeNet, phase: int = caffe_pb2.TEST) -> Graph:
 
 
 def batchnorm_stats(node: Node) -> tuple[np.ndarray, np.ndarray]:
-    """Caffe's use of the three BatchNorm blobs: mean = blob0 / f, var = blob1 / f, with 1/0 taken as 0."""
+    """The mean and variance Caffe uses (the catalogue's ``bn_statistics``), or those a graph pass left."""
     if "mean" in node.attrs:
         return node.attrs["mean"], node.attrs["var"]
     if len(node.blobs) != 3:
         raise CaffemodelError(f"layer '{node.name}' (BatchNorm): needs 3 blobs, has {len(node.blobs)}")
-    f = np.float32(node.blobs[2].reshape(-1)[0])
-    factor = np.float32(0) if f == 0 else np.float32(1) / f
-    return (node.blobs[0].reshape(-1) * factor).astype(np.float32), (node.blobs[1].reshape(-1) * factor).astype(
-        np.float32
-    )
+    return bn_statistics(*node.blobs)
 
 
 def _uses_global_stats(node: Node) -> bool:
-    p = node.layer.batch_norm_param
-    return bool(p.use_global_stats) if p.HasField("use_global_stats") else True  # TEST phase default
+    return uses_global_stats(node.layer)
 
 
 def _is_channel_scale(node: Node, channels: int) -> bool:

@@ -26,15 +26,15 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
 
 import numpy as np
 
 from ..caffe import caffe_pb2, read_caffemodel_proto, read_prototxt
-from ..caffe.fastblob import read_fast
+from ..caffe.fastblob import LAYER_FIELD, V1_LAYERS_FIELD, read_fast
+from ..caffe.io import NetLike
+from ..caffe.layers import TRAINING_TYPES, spec
 from ..caffe.python_axpy import is_python_axpy
 from ..caffe.upgrade import V1_TYPE_NAMES, upgrade_net
 from ..caffe.validate import check_graph, layers_for_phase
@@ -42,15 +42,9 @@ from ..errors import CaffemodelError, PrototxtError
 
 log = logging.getLogger("senet_proto")
 
-NetLike = Union[str, "os.PathLike[str]", Any]  # a path, or a parsed caffe_pb2.NetParameter
-
 # Parameter-free types that Caffe's snapshots carry beyond a deploy prototxt (data, loss, accuracy layers of
 # the training net; the Split layers Caffe inserts itself): never an error when extra.
-IGNORED_EXTRA_TYPES = frozenset({"Split",
-    "Data", "ImageData", "HDF5Data", "HDF5Output", "MemoryData", "WindowData", "DummyData", "Python",
-    "Accuracy", "SoftmaxWithLoss", "EuclideanLoss", "HingeLoss", "InfogainLoss", "MultinomialLogisticLoss",
-    "SigmoidCrossEntropyLoss", "ContrastiveLoss", "Silence",
-})
+IGNORED_EXTRA_TYPES = TRAINING_TYPES | {"Split", "Silence", "Python"}
 
 
 @dataclass
@@ -109,78 +103,6 @@ def _read_model(spec: NetLike) -> tuple[caffe_pb2.NetParameter, dict[tuple[int, 
     return fast.net, fast.arrays
 
 
-def _repeated(param, single: str, h: str, w: str, default: int, n: int) -> list[int] | None:
-    """Caffe's per-axis kernel/stride/pad reading; None when it cannot be decided without shapes."""
-    if param.HasField(h) or param.HasField(w):
-        return [getattr(param, h), getattr(param, w)]
-    vals = list(getattr(param, single))
-    if not vals:
-        return [default] * n
-    if len(vals) == 1:
-        return vals * n
-    return vals if len(vals) == n else None
-
-
-def _conv_expect(layer: caffe_pb2.LayerParameter, blobs: list[np.ndarray]) -> list[tuple[int | None, ...]]:
-    p = layer.convolution_param
-    n_spatial = blobs[0].ndim - 2 if blobs and blobs[0].ndim >= 3 else 2
-    ks = _repeated(p, "kernel_size", "kernel_h", "kernel_w", 0, n_spatial)
-    kernel: list[int | None] = list(ks) if ks else [None] * n_spatial
-    group = p.group or 1
-    if layer.type == "Deconvolution":
-        w: tuple[int | None, ...] = (None, p.num_output // group, *kernel)
-        out = p.num_output
-    else:
-        w = (p.num_output, None, *kernel)
-        out = p.num_output
-    return [w, (out,)] if p.bias_term else [w]
-
-
-def _ip_expect(layer: caffe_pb2.LayerParameter, blobs: list[np.ndarray]) -> list[tuple[int | None, ...]]:
-    p = layer.inner_product_param
-    w = (None, p.num_output) if p.transpose else (p.num_output, None)
-    return [w, (p.num_output,)] if p.bias_term else [w]
-
-
-def _bn_expect(layer: caffe_pb2.LayerParameter, blobs: list[np.ndarray]) -> list[tuple[int | None, ...]]:
-    c = blobs[0].size if blobs else None
-    return [(c,), (c,), (1,)]
-
-
-def _scale_expect(layer: caffe_pb2.LayerParameter, blobs: list[np.ndarray]) -> list[tuple[int | None, ...]] | None:
-    if len(layer.bottom) > 1:
-        return [(None,)] * (1 if layer.scale_param.bias_term else 0)
-    n = 2 if layer.scale_param.bias_term else 1
-    return [tuple(blobs[0].shape) if blobs else (None,)] * n
-
-
-def _bias_expect(layer: caffe_pb2.LayerParameter, blobs: list[np.ndarray]) -> list[tuple[int | None, ...]] | None:
-    return [] if len(layer.bottom) > 1 else [tuple(blobs[0].shape) if blobs else (None,)]
-
-
-def _prelu_expect(layer: caffe_pb2.LayerParameter, blobs: list[np.ndarray]) -> list[tuple[int | None, ...]] | None:
-    return [(None,)]
-
-
-# Expected blobs per layer type: a list of shapes (None = any size; a 1-tuple of None = any shape).
-EXPECTED_BLOBS: dict[str, Callable[[caffe_pb2.LayerParameter, list[np.ndarray]], list | None]] = {
-    "Convolution": _conv_expect,
-    "Deconvolution": _conv_expect,
-    "InnerProduct": _ip_expect,
-    "BatchNorm": _bn_expect,
-    "Scale": _scale_expect,
-    "Bias": _bias_expect,
-    "PReLU": _prelu_expect,
-}
-
-# Known parameter-free types (everything the converters handle that has no blobs)
-PARAMETER_FREE_TYPES = frozenset({
-    "Input", "ReLU", "Sigmoid", "TanH", "Pooling", "Eltwise", "Concat", "Reshape", "Flatten", "Dropout",
-    "Softmax", "Axpy", "Split", "Slice", "Power", "AbsVal", "Exp", "Log", "BNLL", "Threshold", "ELU",
-    "LRN", "ArgMax", "MVN", "Crop", "Tile", "Reduction", "Clip", "Swish",
-})
-
-
 def _legacy_fit(arr: np.ndarray, expect: tuple[int | None, ...]) -> np.ndarray:
     """Caffe accepts a legacy 4-D blob when its shape, left-padded with 1s to 4-D, matches (ShapeEquals)."""
     if arr.ndim == 4 and len(expect) < 4 and all(d == 1 for d in arr.shape[: 4 - len(expect)]):
@@ -203,11 +125,12 @@ def check_blobs(layer: caffe_pb2.LayerParameter, blobs: list[np.ndarray], legacy
     """Check a layer's blobs against its parameters; return them (legacy 4-D blobs reshaped).
 
     ``source_type``: the caffemodel layer's type when it differs (named in errors; the blobs decide)."""
-    fn = EXPECTED_BLOBS.get(layer.type)
+    entry = spec(layer.type)
+    fn = entry.blobs if entry is not None else None
     other = f"; {source_type} in the caffemodel" if source_type and source_type != layer.type else ""
     where = f"layer '{layer.name}' ({layer.type}{other})"
     if fn is None:
-        if layer.type in PARAMETER_FREE_TYPES and blobs:
+        if entry is not None and blobs:
             raise CaffemodelError(f"{where}: takes no weights but the caffemodel has {len(blobs)} blob(s)")
         return blobs
     expect = fn(layer, blobs)
@@ -240,7 +163,8 @@ def check_blobs(layer: caffe_pb2.LayerParameter, blobs: list[np.ndarray], legacy
 
 
 def _needs_weights(layer: caffe_pb2.LayerParameter) -> bool:
-    fn = EXPECTED_BLOBS.get(layer.type)
+    entry = spec(layer.type)
+    fn = entry.blobs if entry is not None else None
     if fn is None:
         return False
     exp = fn(layer, [])
@@ -333,12 +257,12 @@ class _SourceLayer:
 def _model_layers(model: caffe_pb2.NetParameter, preread: dict[tuple[int, int], list[np.ndarray | None]]):
     """The caffemodel's layers (current or V1 format) without copying the big message."""
     for i, ly in enumerate(model.layer):
-        yield _SourceLayer(ly.name, ly.type, ly.blobs, preread.get((100, i)))
+        yield _SourceLayer(ly.name, ly.type, ly.blobs, preread.get((LAYER_FIELD, i)))
     for i, v1 in enumerate(model.layers):
         if v1.HasField("layer"):
             raise CaffemodelError(f"caffemodel layer '{v1.name}': V0 format is not supported")
         type_name = V1_TYPE_NAMES[caffe_pb2.V1LayerParameter.LayerType.Name(v1.type)] if v1.HasField("type") else ""
-        yield _SourceLayer(v1.name, type_name, v1.blobs, preread.get((2, i)))
+        yield _SourceLayer(v1.name, type_name, v1.blobs, preread.get((V1_LAYERS_FIELD, i)))
 
 
 _LEGACY = ("num", "channels", "height", "width")

@@ -121,7 +121,7 @@ class CaffeNetModule(nn.Module):
 
     def optimize_for_inference(self, enabled: bool = True) -> CaffeNetModule:
         """CPU float32 inference with each 2-D convolution's weight kept in oneDNN's layout (``layers.conv.Conv2d``):
-        SE-ResNet-50 runs in about 0.6-0.85x the time (bench/README.md). Made on first use, redone when a weight
+        faster on the CPU (measured in bench/README.md). Made on first use, redone when a weight
         is replaced or changed in place through its parameter; after edits through ``weight.data`` call this
         again. ``enabled=False`` returns to plain ``nn.Conv2d``. Autograd and other devices are unaffected.
         Returns the module."""

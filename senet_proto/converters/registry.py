@@ -13,17 +13,10 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from ..caffe import caffe_pb2
+from ..caffe.layers import spec
 from ..errors import UnsupportedLayerError
 
 F = TypeVar("F", bound=Callable[..., object])
-
-# Layer types that only make sense for training or read data from disk: a deploy conversion rejects them.
-TRAINING_TYPES = frozenset({
-    "Data", "ImageData", "HDF5Data", "HDF5Output", "MemoryData", "WindowData", "DummyData",
-    "Accuracy", "SoftmaxWithLoss", "EuclideanLoss", "HingeLoss", "InfogainLoss", "MultinomialLogisticLoss",
-    "SigmoidCrossEntropyLoss", "ContrastiveLoss",
-})
-
 
 class Registry(Generic[F]):
     """Caffe layer type -> converter function for one target."""
@@ -63,15 +56,17 @@ class Registry(Generic[F]):
             return fn
         where = f"'{layer.name}' " if not isinstance(layer, str) else ""
         known = ", ".join(self.supported())
+        raise UnsupportedLayerError(f"layer {where}has type '{layer_type}': {self.refusal(layer_type)} "
+                                    f"(known types: {known})")
+
+    def refusal(self, layer_type: str) -> str:
+        """Why this target does not convert ``layer_type`` (the catalogue's stated reason, if it has one)."""
+        entry = spec(layer_type)
         if layer_type == "Python":
-            reason = "Python layers run user code and cannot be converted"
-        elif layer_type in TRAINING_TYPES:
-            reason = "a training/data layer: convert a deploy prototxt (Input layer, no loss or accuracy layers)"
-        else:
-            reason = f"unknown layer type for {self.target}"
-        raise UnsupportedLayerError(
-            f"layer {where}has type '{layer_type}': {reason} (known types: {known})"
-        )
+            return "Python layers run user code and cannot be converted"
+        if entry is not None and self.target in entry.refused:
+            return entry.refused[self.target]
+        return f"unknown layer type for {self.target}"
 
 
 def check_supported(layers: list[caffe_pb2.LayerParameter], registry: Registry) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..caffe import caffe_pb2
+from ..caffe.layers.norm import bn_statistics
 from ..errors import CaffemodelError, UsageError
 from ..fsutil import atomic_open
 from ..optional import import_optional, require
@@ -108,11 +109,7 @@ def _bn(prefix: str, caffenet: CaffeNet, conv: str, out: dict[str, np.ndarray]) 
     bn, scale = f"{conv}/bn", f"{conv}/bn/scale"
     if bn not in caffenet.weights or scale not in caffenet.weights:
         raise CaffemodelError(f"--to timm: '{conv}' has no BatchNorm + Scale pair ({bn}, {scale})")
-    mean, var, factor = caffenet.weights[bn]
-    f = float(factor.reshape(-1)[0])
-    k = 0.0 if f == 0 else 1.0 / f  # Caffe: a zero factor means zero statistics
-    out[f"{prefix}.running_mean"] = (mean * k).astype(np.float32)
-    out[f"{prefix}.running_var"] = (var * k).astype(np.float32)
+    out[f"{prefix}.running_mean"], out[f"{prefix}.running_var"] = bn_statistics(*caffenet.weights[bn])
     out[f"{prefix}.num_batches_tracked"] = np.zeros((), dtype=np.int64)
     gamma, beta = caffenet.weights[scale]
     out[f"{prefix}.weight"] = gamma.astype(np.float32)

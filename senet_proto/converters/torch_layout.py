@@ -1,7 +1,7 @@
 """The PyTorch module's layout without PyTorch: submodule names and state-dict arrays from a graph.
 
 ``senet-proto convert --to pytorch`` writes the state dict straight from the (memory-mapped) Caffe blobs
-without importing torch (which alone costs about 500 MiB of memory). ``CaffeNetModule`` names its submodules
+without importing torch (whose memory cost bench/README.md records). ``CaffeNetModule`` names its submodules
 with the same ``module_keys``, and tests check that ``state_arrays`` equals the built module's ``state_dict()``
 key for key and bit for bit, so there is one source of truth for the layout.
 """
@@ -13,16 +13,16 @@ import re
 import numpy as np
 
 from ..caffe import caffe_pb2
+from ..caffe.layers import converted_types
+from ..caffe.layers.norm import uses_global_stats
+from ..caffe.layers.pool import converted_geometry
 from ..errors import CaffemodelError, UnsupportedLayerError
 from .graph import Graph, Node, batchnorm_stats, build_graph, fold_batchnorm, merge_batchnorm_scale
 from .lazy import LazyArray, Tensor, blob_tensor
 from .loader import CaffeNet
 
-# Caffe types the PyTorch module supports (tests check this equals the torch registry).
-SUPPORTED = frozenset({
-    "AbsVal", "Axpy", "BatchNorm", "Bias", "Concat", "Convolution", "Dropout", "Eltwise", "Flatten", "InnerProduct",
-    "Input", "Pooling", "Power", "ReLU", "Reshape", "Scale", "Sigmoid", "Silence", "Softmax", "Split", "TanH",
-})
+# Caffe types the PyTorch module supports, from the catalogue (tests check this equals the torch registry).
+SUPPORTED = converted_types("pytorch")
 
 # Attribute names a submodule may not take: nn.Module's own and CaffeNetModule's (tests keep this current).
 RESERVED = frozenset((
@@ -82,6 +82,8 @@ def module_graph(caffenet: CaffeNet, *, fuse_bn: bool = False, merge_bn: bool = 
         known.register(t)(lambda node: None)
     for node in g.nodes:
         known.lookup(node.layer)  # fail early, naming the first unsupported layer
+        if node.type == "Pooling":  # parameters the module refuses (round_mode FLOOR, STOCHASTIC), as it does
+            converted_geometry(node.layer)
     if merge_bn or fuse_bn:
         merge_batchnorm_scale(g)
     if fuse_bn:
@@ -117,8 +119,7 @@ def _node_state(node: Node) -> dict[str, Tensor]:
             out["bias"] = node.blobs[1].reshape(-1)
         return out
     if t == "BatchNorm":
-        p = node.layer.batch_norm_param
-        global_stats = bool(p.use_global_stats) if p.HasField("use_global_stats") else True
+        global_stats = uses_global_stats(node.layer)
         if not node.blobs and "mean" not in node.attrs:
             raise CaffemodelError(f"{where}: has no weights")
         mean, var = batchnorm_stats(node)
@@ -140,6 +141,10 @@ def _node_state(node: Node) -> dict[str, Tensor]:
         if len(node.blobs) > 1:
             out["bias"] = node.blobs[1]
         return out
+    if t == "PReLU":
+        if not node.blobs:
+            raise CaffemodelError(f"{where}: has no weights")
+        return {"weight": node.blobs[0].reshape(-1)}
     if t == "Bias":
         return {"bias": node.blobs[0]} if len(node.bottoms) == 1 and node.blobs else {}
     if t not in SUPPORTED:

@@ -1,7 +1,7 @@
 """A small net builder: appends caffe_pb2 layers and tracks blob shapes.
 
 Like Caffe's own net_spec.py, the net is built as protobuf messages; text is
-printed by protobuf. Shapes are tracked with Caffe's arithmetic so that the
+printed by protobuf. Shapes are tracked with the layer catalogue's rules so that the
 generator can validate options (input too small) and pick the final pooling.
 """
 
@@ -10,19 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..caffe import caffe_pb2
+from ..caffe.layers.conv import conv_geometry
+from ..caffe.layers.pool import pool_geometry
 from ..errors import UsageError
-
-
-def conv_out(size: int, kernel: int, stride: int, pad: int) -> int:
-    return (size + 2 * pad - kernel) // stride + 1
-
-
-def pool_out(size: int, kernel: int, stride: int, pad: int) -> int:
-    """Caffe's pooling output size: ceil rounding, then drop a last window starting in the padding."""
-    out = -(-(size + 2 * pad - kernel) // stride) + 1
-    if pad > 0 and (out - 1) * stride >= size + pad:
-        out -= 1
-    return out
 
 
 @dataclass
@@ -106,7 +96,7 @@ class NetBuilder:
             p.stride.append(stride)
         self._fill(p.weight_filler, p.bias_filler if bias else None)
         n, _, h, w = self._spatial(bottom)
-        shape = (n, num_output, conv_out(h, kernel, stride, pad), conv_out(w, kernel, stride, pad))
+        shape = (n, num_output, *conv_geometry(layer, 2).out_size((h, w)))
         self._check_positive(name, shape)
         self.shapes[name] = shape
         return name
@@ -138,7 +128,7 @@ class NetBuilder:
         if pad:
             p.pad = pad
         n, c, h, w = self._spatial(bottom)
-        shape = (n, c, pool_out(h, kernel, stride, pad), pool_out(w, kernel, stride, pad))
+        shape = (n, c, *pool_geometry(layer).out_size(h, w))
         self._check_positive(name, shape)
         self.shapes[name] = shape
         return name

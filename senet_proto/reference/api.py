@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..caffe import caffe_pb2, format_prototxt, read_prototxt
+from ..caffe.io import NetLike
 from ..errors import CaffemodelError, CaffeReferenceError
 from ..fsutil import atomic_write_bytes, check_output_path
 from ..progress import progress
@@ -40,7 +41,6 @@ CALIBRATION_BATCH = 2
 
 CACHE_MAX_AGE_S = 24 * 3600
 
-NetLike = Any  # a caffe_pb2.NetParameter, or the path of a prototxt
 
 
 def _load_net(net: NetLike) -> caffe_pb2.NetParameter:

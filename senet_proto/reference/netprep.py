@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from ..caffe import caffe_pb2
+from ..caffe.layers.shape import input_layer_shapes, legacy_input_shapes
 from ..caffe.python_axpy import read_python_axpy
 from ..caffe.validate import layers_for_phase
 from ..errors import CaffeReferenceError
@@ -46,20 +47,10 @@ def rewrite_for_caffe(net: caffe_pb2.NetParameter) -> tuple[caffe_pb2.NetParamet
 
 def input_shapes(net: caffe_pb2.NetParameter) -> dict[str, list[int]]:
     """The net's input blobs (``Input`` layers of the TEST phase, or legacy ``input``) and their shapes."""
-    shapes: dict[str, list[int]] = {}
-    for i, name in enumerate(net.input):
-        if i < len(net.input_shape):
-            shapes[name] = list(net.input_shape[i].dim)
-        elif len(net.input_dim) >= 4 * (i + 1):
-            shapes[name] = list(net.input_dim[4 * i: 4 * i + 4])
-        else:
-            shapes[name] = []
+    shapes = {name: list(s) for name, s in legacy_input_shapes(net).items()}
     for layer in layers_for_phase(net, caffe_pb2.TEST):
         if layer.type == "Input":
-            ps = layer.input_param.shape
-            for j, top in enumerate(layer.top):
-                shape = ps[j] if len(ps) > j else (ps[0] if len(ps) == 1 else None)
-                shapes[top] = list(shape.dim) if shape is not None else []
+            shapes.update((top, list(s)) for top, s in zip(layer.top, input_layer_shapes(layer), strict=True))
     return shapes
 
 

@@ -102,13 +102,32 @@ def build_graph(net: caffe_pb2.NetParameter, rankdir: str = "TB", stages: Sequen
                 input_shape: Sequence[int] | None = None) -> Any:
     """A ``pydot.Dot`` of ``net`` (TEST phase)."""
     pydot = import_optional("pydot", what="draw")
-    from ..analysis.shapes import infer_layers, with_input_shape
-    from ..analysis.stages import assign_stages, se_layers
-
     if rankdir not in ("TB", "LR", "BT", "RL"):
         raise UsageError(f"rankdir must be TB or LR, not {rankdir!r}")
     if input_shape is not None:
+        from ..analysis.shapes import with_input_shape
+
         net = with_input_shape(net, input_shape)
+    layers, stage_of, keep, se_of = _analyse(net, stages)
+    graph = _new_graph(pydot, net.name, rankdir)
+    nodes, external, edges = _walk(pydot, layers, stage_of, keep)
+    for ext in external.values():
+        graph.add_node(ext)
+    _add_boxes(pydot, graph, nodes, stage_of, se_of)
+    for src_id, dst_id, label in edges:
+        graph.add_edge(pydot.Edge(src_id, dst_id, label=f" {label}" if label else ""))
+    graph.senet_proto_boxes = len(nodes)  # for the caller's size warning; not a Graphviz attribute
+    log.info("graph: %d boxes (%d layers merged in place), %d edges", len(nodes),
+             sum(len(n.merged) for n in nodes), len(edges))
+    return graph
+
+
+def _analyse(net: caffe_pb2.NetParameter, stages: Sequence[str]) -> tuple[list[Any], list[str], set[str],
+                                                                           dict[int, int]]:
+    """The layers with their shapes, each layer's stage, the stages to draw and each SE layer's block."""
+    from ..analysis.shapes import infer_layers
+    from ..analysis.stages import assign_stages, se_layers
+
     layers = infer_layers(net)
     stage_of = assign_stages(layers)
     known = list(dict.fromkeys(stage_of))
@@ -120,21 +139,24 @@ def build_graph(net: caffe_pb2.NetParameter, rankdir: str = "TB", stages: Sequen
     for b, block in enumerate(se_layers(layers)):
         for i in block:
             se_of[i] = b
-    # blob shapes as each layer reads them
-    bottom_shape: dict[tuple[int, int], tuple[int, ...]] = {}
-    for i, ls in enumerate(layers):
-        for j, s in enumerate(ls.bottoms):
-            bottom_shape[(i, j)] = s
     assert len(layers) == len(layers_for_phase(net))
+    return layers, stage_of, keep, se_of
 
+
+def _new_graph(pydot: Any, name: str, rankdir: str) -> Any:
     graph: Any = pydot.Dot(graph_type="digraph", rankdir=rankdir, fontname="Helvetica", nodesep="0.25",
-                      ranksep="0.35", bgcolor="white", label=html.escape(net.name or ""), labelloc="t",
+                      ranksep="0.35", bgcolor="white", label=html.escape(name or ""), labelloc="t",
                       fontsize="20")
     graph.set_node_defaults(shape="plain", fontname="Helvetica")
     graph.set_edge_defaults(fontname="Helvetica", fontsize="9", color="#555555", fontcolor="#333333",
                             arrowsize="0.6")
-    stage_clusters: dict[str, Any] = {}
-    se_clusters: dict[int, Any] = {}
+    return graph
+
+
+def _walk(pydot: Any, layers: list[Any], stage_of: list[str], keep: set[str]
+          ) -> tuple[list[_Node], dict[str, Any], list[tuple[str, str, str]]]:
+    """One box per layer (in-place layers merged into the box holding their blob), the dashed nodes of blobs
+    coming from outside the drawn stages, and the edges labelled with the shapes each layer reads."""
     holder: dict[str, _Node] = {}  # blob -> node currently holding it
     nodes: list[_Node] = []
     external: dict[str, Any] = {}
@@ -151,7 +173,7 @@ def build_graph(net: caffe_pb2.NetParameter, rankdir: str = "TB", stages: Sequen
             src = holder.get(b)
             if not inside:
                 continue
-            label = _fmt_shape(bottom_shape.get((i, j)))
+            label = _fmt_shape(ls.bottoms[j])
             if src is not None and stage_of[src.index] in keep:
                 edges.append((src.id, node.id, label))
             else:
@@ -165,8 +187,13 @@ def build_graph(net: caffe_pb2.NetParameter, rankdir: str = "TB", stages: Sequen
             holder[top] = node
         if inside:
             nodes.append(node)
-    for ext in external.values():
-        graph.add_node(ext)
+    return nodes, external, edges
+
+
+def _add_boxes(pydot: Any, graph: Any, nodes: list[_Node], stage_of: list[str], se_of: dict[int, int]) -> None:
+    """Each box into its stage's cluster, and into its SE block's cluster inside that."""
+    stage_clusters: dict[str, Any] = {}
+    se_clusters: dict[int, Any] = {}
     for node in nodes:
         color = COLORS.get(node.layer.type, DEFAULT_COLOR)
         pnode = pydot.Node(node.id, label=_label(node, color), tooltip=html.escape(node.layer.name))
@@ -188,12 +215,6 @@ def build_graph(net: caffe_pb2.NetParameter, rankdir: str = "TB", stages: Sequen
         pnode.set("style", "rounded")
         pnode.set("margin", "0")
         parent.add_node(pnode)
-    for src_id, dst_id, label in edges:
-        graph.add_edge(pydot.Edge(src_id, dst_id, label=f" {label}" if label else ""))
-    graph.senet_proto_boxes = len(nodes)  # for the caller's size warning; not a Graphviz attribute
-    log.info("graph: %d boxes (%d layers merged in place), %d edges", len(nodes),
-             sum(len(n.merged) for n in nodes), len(edges))
-    return graph
 
 
 def render(graph: Any, fmt: str) -> bytes:

@@ -50,6 +50,15 @@ def pooling_hw_case(h: int, w: int) -> caffe_pb2.NetParameter:
     return net
 
 
+def pooling_per_axis_case(pool: str, shape: tuple[int, ...], kernel: tuple[int, int], stride: tuple[int, int],
+                          pad: tuple[int, int]) -> caffe_pb2.NetParameter:
+    net = _net({"data": shape})
+    pp = _layer(net, "Pooling", ["data"]).pooling_param
+    pp.pool = caffe_pb2.PoolingParameter.PoolMethod.Value(pool)
+    (pp.kernel_h, pp.kernel_w), (pp.stride_h, pp.stride_w), (pp.pad_h, pp.pad_w) = kernel, stride, pad
+    return net
+
+
 def global_pool_case(h: int, w: int) -> caffe_pb2.NetParameter:
     net = _net({"data": (2, 5, h, w)})
     pp = _layer(net, "Pooling", ["data"]).pooling_param
@@ -201,6 +210,10 @@ def all_cases() -> dict[str, caffe_pb2.NetParameter]:
     quirks = [(2, 2, 1, 2, 0, "MAX"), (8, 8, 2, 4, 0, "AVE")]
     cases |= {f"pool_{'_'.join(map(str, c))}": pooling_case(*c) for c in quirks}
     cases |= {f"poolhw_{h}_{w}": pooling_hw_case(h, w) for h, w in [(9, 9), (10, 7), (4, 3)]}
+    # a pad on one axis only: Caffe applies the last-window rule on both axes (issue 13's two nets, and more)
+    cases |= {f"poolpad1_{i}": pooling_per_axis_case(*c) for i, c in enumerate([
+        ("MAX", (2, 4, 6, 5), (3, 1), (2, 3), (1, 0)), ("AVE", (2, 3, 6, 5), (2, 3), (3, 2), (0, 1)),
+        ("MAX", (1, 2, 9, 11), (2, 4), (2, 3), (0, 1)), ("AVE", (1, 2, 10, 7), (3, 2), (3, 4), (1, 0))])}
     cases |= {f"gpool_{h}_{w}": global_pool_case(h, w) for h, w in [(7, 7), (3, 5)]}
     cases |= {f"conv_{'_'.join(map(str, c))}": conv_case(*c) for c in CONV}
     cases["conv_hw"] = conv_hw_case()

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 from conv_cases import SEP, Case, combine, layer, make_inputs, rand, write_model
 
+from senet_proto.analysis import infer_shapes
 from senet_proto.converters import load_caffe
 from senet_proto.converters.pytorch import build_module
 
@@ -256,6 +258,77 @@ def chain_cases() -> list[Case]:
     return cases
 
 
+def odd_geometry_cases() -> list[Case]:
+    """Geometry Caffe allows that the SENets never use: per-axis kernels/strides/pads, a pad on one axis only,
+    strides larger than the kernel, dilation with groups, global pooling on non-square planes, AVE windows
+    clipped at both borders, and the axis/num_axes corners of Eltwise, Concat, InnerProduct and Scale."""
+    rng = np.random.default_rng(6)
+
+    def pool(cid: str, shape: tuple[int, ...], **param: Any) -> Case:
+        return Case(cid, {"x": shape}, [layer("Pooling", "pool", ["x"], ["y"], pooling_param=param)])
+
+    def conv(cid: str, shape: tuple[int, ...], wshape: tuple[int, ...], **param: Any) -> Case:
+        return Case(cid, {"x": shape}, [layer("Convolution", "conv", ["x"], ["y"], convolution_param=param)],
+                    {"conv": [rand(rng, *wshape, scale=0.3), rand(rng, wshape[0])]})
+
+    cases = [
+        # Caffe applies its last-window rule on both axes as soon as any pad is set (pooling_layer.cpp)
+        pool("max_pad_h_only", (2, 4, 6, 5), pool="MAX", kernel_h=3, kernel_w=1, stride_h=2, stride_w=3,
+             pad_h=1, pad_w=0),
+        pool("ave_pad_w_only", (2, 3, 6, 5), pool="AVE", kernel_h=2, kernel_w=3, stride_h=3, stride_w=2,
+             pad_h=0, pad_w=1),
+        pool("max_stride_gt_kernel", (1, 2, 9, 8), pool="MAX", kernel_h=2, kernel_w=1, stride_h=3, stride_w=2,
+             pad_h=0, pad_w=0),
+        pool("ave_clipped_both", (2, 3, 6, 7), pool="AVE", kernel_size=5, stride=2, pad=2),
+        pool("ave_clipped_peraxis", (1, 2, 7, 9), pool="AVE", kernel_h=4, kernel_w=3, stride_h=3, stride_w=2,
+             pad_h=2, pad_w=1),
+        pool("max_global_wide", (2, 3, 3, 7), pool="MAX", global_pooling=True),
+        pool("ave_global_tall", (2, 3, 8, 2), pool="AVE", global_pooling=True),
+        conv("conv_peraxis", (2, 3, 9, 11), (4, 3, 3, 5), num_output=4, kernel_h=3, kernel_w=5, stride_h=2,
+             stride_w=1, pad_h=0, pad_w=2),
+        conv("conv_pad_one_axis", (1, 3, 8, 7), (5, 3, 3, 3), num_output=5, kernel_size=[3], pad_h=1, pad_w=0),
+        conv("conv_stride_gt_kernel", (1, 2, 10, 9), (3, 2, 2, 2), num_output=3, kernel_size=[2], stride=[3]),
+        conv("conv_dilation_groups", (2, 6, 11, 10), (4, 3, 3, 3), num_output=4, kernel_size=[3], dilation=[2],
+             pad=[1], group=2),
+        Case("eltwise_coeff", {"a": (2, 3, 4), "b": (2, 3, 4)},
+             [layer("Eltwise", "e", ["a", "b"], ["y"], eltwise_param={"operation": "SUM", "coeff": [-1.0, 0.25]})]),
+        Case("concat_axis2", {"a": (2, 3, 4, 5), "b": (2, 3, 2, 5)},
+             [layer("Concat", "c", ["a", "b"], ["y"], concat_param={"axis": 2})]),
+        Case("ip_axis2_3d", {"x": (2, 3, 4)}, [layer("InnerProduct", "fc", ["x"], ["y"],
+                                                     inner_product_param={"num_output": 5, "axis": 2})],
+             {"fc": [rand(rng, 5, 4), rand(rng, 5)]}),
+        Case("scale_axis0", {"x": (2, 3, 4, 5)},
+             [layer("Scale", "s", ["x"], ["y"], scale_param={"axis": 0, "num_axes": 1, "bias_term": True})],
+             {"s": [rand(rng, 2), rand(rng, 2)]}),
+        Case("scale_axis0_num_axes2", {"x": (2, 3, 4, 5)},
+             [layer("Scale", "s", ["x"], ["y"], scale_param={"axis": 0, "num_axes": 2})], {"s": [rand(rng, 2, 3)]}),
+    ]
+    return cases
+
+
+def prelu_slice_cases() -> list[Case]:
+    """PReLU (per channel, shared, on N×C, in place) and Slice (slice points, equal parts, legacy slice_dim)."""
+    rng = np.random.default_rng(7)
+    return [
+        Case("prelu", {"x": (2, 4, 3, 5)}, [layer("PReLU", "p", ["x"], ["y"])], {"p": [rand(rng, 4)]}),
+        Case("prelu_shared", {"x": (2, 4, 3, 5)},
+             [layer("PReLU", "p", ["x"], ["y"], prelu_param={"channel_shared": True})],
+             {"p": [rand(rng, 1).reshape(())]}),
+        Case("prelu_2d_inplace", {"x": (3, 6)},
+             [layer("Power", "shift", ["x"], ["a"], power_param={"shift": 0.1}), layer("PReLU", "p", ["a"], ["a"])],
+             {"p": [rand(rng, 6)]}),
+        Case("slice_points", {"x": (2, 7, 3, 4)},
+             [layer("Slice", "s", ["x"], ["a", "b", "c"], slice_param={"slice_point": [2, 3]})]),
+        Case("slice_equal_axis2", {"x": (2, 3, 6, 4)},
+             [layer("Slice", "s", ["x"], ["a", "b", "c"], slice_param={"axis": 2})]),
+        Case("slice_last_axis", {"x": (2, 3, 5)},
+             [layer("Slice", "s", ["x"], ["a", "b"], slice_param={"axis": -1, "slice_point": [1]})]),
+        Case("slice_dim_legacy", {"x": (2, 4, 3)},
+             [layer("Slice", "s", ["x"], ["a", "b"], slice_param={"slice_dim": 1}),
+              layer("Eltwise", "e", ["a", "b"], ["y"], eltwise_param={"operation": "PROD"})]),
+    ]
+
+
 BUILDERS: dict[str, Callable[[], list[Case]]] = {
     "Convolution": conv_cases,
     "Pooling": pool_cases,
@@ -265,6 +338,8 @@ BUILDERS: dict[str, Callable[[], list[Case]]] = {
     "EltwiseAxpyConcat": eltwise_cases,
     "InnerProductShape": ip_shape_cases,
     "InPlaceChain": chain_cases,
+    "OddGeometry": odd_geometry_cases,
+    "PReLUSlice": prelu_slice_cases,
 }
 CASES = {group: builder() for group, builder in BUILDERS.items()}
 PARAMS = [pytest.param(group, case.id, id=f"{group}-{case.id}") for group, cases in CASES.items() for case in cases]
@@ -272,7 +347,8 @@ PARAMS = [pytest.param(group, case.id, id=f"{group}-{case.id}") for group, cases
 
 @pytest.fixture(scope="module")
 def results(reference, tmp_path_factory):
-    """group -> (Caffe's blobs, the module's blobs unmerged, merged, BN folded), computed on first use."""
+    """group -> (Caffe's blobs, the module's blobs unmerged, merged, BN folded, shape inference's shapes),
+    computed on first use."""
     cache: dict[str, tuple[dict[str, np.ndarray], ...]] = {}
 
     def get(group: str) -> tuple[dict[str, np.ndarray], ...]:
@@ -292,7 +368,7 @@ def results(reference, tmp_path_factory):
                 ours.append({k: v.numpy() for k, v in blobs.items()})
                 for k, v in inputs.items():  # the caller's tensors are never written, even by in-place layers
                     np.testing.assert_array_equal(given[k].numpy(), v, err_msg=f"input {k} was modified")
-            cache[group] = (caffe, *ours)
+            cache[group] = (caffe, *ours, infer_shapes(net))
         return cache[group]
 
     return get
@@ -306,9 +382,11 @@ def assert_blob_close(ours: np.ndarray, ref: np.ndarray, name: str) -> None:
 
 @pytest.mark.parametrize(("group", "case_id"), PARAMS)
 def test_layer_matches_caffe(results, group: str, case_id: str) -> None:
-    caffe, unmerged, merged, fused = results(group)
+    caffe, unmerged, merged, fused, shapes = results(group)
     names = [k for k in caffe if k.startswith(case_id + SEP)]
     assert names, f"Caffe returned no blobs for {case_id}"
+    # shape inference (`info`, `draw`, the ONNX exporter) sees the shapes Caffe makes
+    assert {n: shapes[n] for n in names} == {n: caffe[n].shape for n in names}
     for variant, ours in (("unmerged", unmerged), ("merged", merged), ("fused", fused)):
         for name in names:
             if variant != "unmerged" and name not in ours:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
+from conv_cases import combine, write_model
+from test_layers import CASES
 from torch import nn
 
 from senet_proto.converters import load_caffe
@@ -16,6 +20,18 @@ from senet_proto.generator import GenerateOptions, generate
 
 def test_supported_types_match_the_torch_registry() -> None:
     assert set(TORCH_LAYERS.supported()) == SUPPORTED
+
+
+@pytest.mark.parametrize("group", sorted(CASES))
+def test_state_arrays_of_every_layer_case(group: str, tmp_path: Path) -> None:
+    """Every layer type with blobs (PReLU's slopes included) is laid out as the module lays it out."""
+    net, model = combine(CASES[group], group)
+    caffenet = load_caffe(net, write_model(model, tmp_path / "m.caffemodel"))
+    expected = build_module(caffenet).state_dict()
+    ours = state_arrays(module_graph(caffenet))
+    assert sorted(ours) == sorted(expected)
+    for key, tensor in expected.items():
+        np.testing.assert_array_equal(ours[key], tensor.numpy(), err_msg=key)
 
 
 def test_reserved_names_cover_nn_module_attributes() -> None:

@@ -1,13 +1,16 @@
-"""Element-wise activations: ReLU (negative_slope), Sigmoid, TanH, Power, AbsVal, Exp."""
+"""Element-wise activations: ReLU (negative_slope), PReLU, Sigmoid, TanH, Power, AbsVal."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...errors import CaffemodelError
 from ..graph import Node
 from ..registry import register
+from .common import parameter
 
 
 class ReLU(nn.Module):
@@ -85,3 +88,21 @@ class AbsVal(nn.Module):
 @register("AbsVal")
 def absval(node: Node) -> nn.Module:
     return AbsVal()
+
+
+class PReLU(nn.Module):
+    """Caffe's PReLU: max(0, x) + slope * min(0, x), one slope per channel (axis 1) or one for all."""
+
+    def __init__(self, weight: np.ndarray) -> None:
+        super().__init__()
+        self.weight = parameter(weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.prelu(x, self.weight)
+
+
+@register("PReLU")
+def prelu(node: Node) -> nn.Module:
+    if not node.blobs:
+        raise CaffemodelError(f"layer '{node.name}' (PReLU): has no weights")
+    return PReLU(node.blobs[0].reshape(-1))

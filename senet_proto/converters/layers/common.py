@@ -19,10 +19,6 @@ def parameter(arr: np.ndarray) -> nn.Parameter:
     return nn.Parameter(tensor(arr))
 
 
-
-
-
-
 class InputMarker(nn.Module):
     """Stands for an Input layer; the module's inputs take its place."""
 

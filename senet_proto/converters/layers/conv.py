@@ -7,9 +7,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from ...caffe.layers import canonical_axis
+from ...caffe.layers.conv import conv_geometry
 from ...errors import CaffemodelError, PrototxtError
 from ..graph import Node
-from ..params import canonical_axis, per_axis
 from ..registry import register
 from .common import parameter
 
@@ -22,7 +23,7 @@ class Conv2d(nn.Conv2d):
     """``nn.Conv2d`` that can run CPU float32 inference on a weight reordered once for oneDNN ("prepacked").
 
     Eager ``nn.Conv2d`` hands oneDNN the plain weight on every call and oneDNN reorders it into its blocked
-    layout each time (at batch 1 about a fifth of SE-ResNet-50's time). With ``prepack`` set (opt-in:
+    layout each time (its measured share of the time: bench/README.md). With ``prepack`` set (opt-in:
     ``CaffeNetModule.optimize_for_inference()``) the reordered weight is made on the first call and kept outside
     the state dict (one more copy of the weights in memory) until the weight's data is replaced or changed in
     place through the parameter (its version counter), the way PyTorch's inference freezing prepacks. Edits
@@ -100,20 +101,16 @@ def convolution(node: Node) -> nn.Module:
     n = w.ndim - 2
     if n not in _CONV:
         raise PrototxtError(f"{where}: {n}-D convolution is not supported")
-    kernel = per_axis(p, "kernel_size", "kernel_h", "kernel_w", 0, n, where)
-    stride = per_axis(p, "stride", "stride_h", "stride_w", 1, n, where)
-    pad = per_axis(p, "pad", "pad_h", "pad_w", 0, n, where)
-    dilation = per_axis(p, "dilation", "", "", 1, n, where)
-    if tuple(w.shape[2:]) != kernel:
-        raise CaffemodelError(f"{where}: weight shape {tuple(w.shape)} does not match kernel {kernel}")
-    group = int(p.group) or 1
+    g = conv_geometry(node.layer, n)
+    if tuple(w.shape[2:]) != g.kernel:
+        raise CaffemodelError(f"{where}: weight shape {tuple(w.shape)} does not match kernel {g.kernel}")
     out_ch = int(w.shape[0])
-    if out_ch != p.num_output or out_ch % group:
+    if out_ch != g.num_output:
         raise CaffemodelError(f"{where}: weight shape {tuple(w.shape)} does not fit num_output {p.num_output} "
-                              f"and group {group}")
+                              f"and group {g.group}")
     has_bias = len(node.blobs) > 1
-    conv = _CONV[n](int(w.shape[1]) * group, out_ch, kernel, stride=stride, padding=pad, dilation=dilation,
-                    groups=group, bias=has_bias, device="meta")
+    conv = _CONV[n](int(w.shape[1]) * g.group, out_ch, g.kernel, stride=g.stride, padding=g.pad,
+                    dilation=g.dilation, groups=g.group, bias=has_bias, device="meta")
     conv.weight = parameter(w)  # built on the meta device: no wasted random init
     if has_bias:
         conv.bias = parameter(node.blobs[1].reshape(-1))
@@ -153,7 +150,7 @@ def inner_product(node: Node) -> nn.Module:
                               f"{p.num_output}{' (transpose)' if p.transpose else ''}")
     has_bias = len(node.blobs) > 1
     layer = InnerProduct(int(w.shape[1]), int(w.shape[0]), has_bias, int(p.axis), device="meta")
-    canonical_axis(int(p.axis), 64, where)  # range check only; the real rank is known at run time
+    canonical_axis(int(p.axis), 64, node.layer)  # range check only; the real rank is known at run time
     layer.weight = parameter(w)
     if has_bias:
         layer.bias = parameter(node.blobs[1].reshape(-1))

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from ...caffe import caffe_pb2
+from ...caffe.layers.shape import concat_raw_axis, eltwise_coeffs
 from ...errors import PrototxtError
 from ..graph import Node
 from ..registry import register
@@ -54,13 +55,9 @@ def eltwise(node: Node) -> nn.Module:
     where = f"layer '{node.name}' (Eltwise)"
     if len(node.bottoms) < 2:
         raise PrototxtError(f"{where}: needs at least 2 bottoms, has {len(node.bottoms)}")
+    coeffs = eltwise_coeffs(node.layer, len(node.bottoms))
     if p.operation == caffe_pb2.EltwiseParameter.SUM:
-        if len(p.coeff) and len(p.coeff) != len(node.bottoms):
-            raise PrototxtError(f"{where}: Eltwise Layer takes one coefficient per bottom blob "
-                                f"({len(p.coeff)} for {len(node.bottoms)})")
-        return EltwiseSum(tuple(float(c) for c in p.coeff) if len(p.coeff) else (1.0,) * len(node.bottoms))
-    if len(p.coeff):
-        raise PrototxtError(f"{where}: Eltwise layer only takes coefficients for summation")
+        return EltwiseSum(tuple(coeffs))
     if p.operation == caffe_pb2.EltwiseParameter.PROD:
         return EltwiseProd()
     return EltwiseMax()
@@ -95,9 +92,4 @@ class Concat(nn.Module):
 
 @register("Concat")
 def concat(node: Node) -> nn.Module:
-    p = node.layer.concat_param
-    if p.HasField("concat_dim"):
-        if p.HasField("axis"):
-            raise PrototxtError(f"layer '{node.name}' (Concat): either axis or concat_dim should be specified")
-        return Concat(int(p.concat_dim))
-    return Concat(int(p.axis))
+    return Concat(concat_raw_axis(node.layer))

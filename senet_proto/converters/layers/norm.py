@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ...caffe.layers.norm import uses_global_stats
 from ...errors import CaffemodelError
 from ..graph import Node, batchnorm_stats
 from ..registry import register
@@ -23,7 +24,7 @@ class BatchNorm(nn.BatchNorm2d):
 @register("BatchNorm")
 def batch_norm(node: Node) -> nn.Module:
     p = node.layer.batch_norm_param
-    global_stats = bool(p.use_global_stats) if p.HasField("use_global_stats") else True
+    global_stats = uses_global_stats(node.layer)
     gamma = node.attrs.get("gamma")
     beta = node.attrs.get("beta")
     if node.blobs or "mean" in node.attrs:

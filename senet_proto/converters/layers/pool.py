@@ -1,9 +1,4 @@
-"""Pooling with Caffe's output size and averaging rules.
-
-Caffe (pooling_layer.cpp): ``out = ceil((H + 2p - k) / s) + 1``; then, if any pad
-is non-zero, ``out -= 1`` on each axis where ``(out - 1) * s >= H + p``. AVE
-divides by the window clipped to the padded input ``[-p, H + p)`` (padding
-counts, area beyond it does not); MAX ignores padding.
+"""Pooling with Caffe's output size and averaging rules (the catalogue's ``caffe.layers.pool``).
 
 PyTorch's ``ceil_mode=True, count_include_pad=True`` computes the same when its
 output size equals Caffe's and ``p <= k / 2`` (its own limit); that is checked
@@ -21,30 +16,30 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...caffe import caffe_pb2
-from ...errors import PrototxtError, UnsupportedLayerError
+from ...caffe.layers.pool import PoolGeometry, ave_divisor, converted_geometry
 from ..graph import Node
-from ..params import caffe_ave_divisor, caffe_pool_size, per_axis_pool, torch_pool_size
 from ..registry import register
 
 FLT_MAX = float(np.finfo(np.float32).max)
 
 
-
-
-
-
+def torch_pool_size(size: int, k: int, s: int, p: int) -> int:
+    """PyTorch's ceil_mode pooled size (pooling_output_shape)."""
+    out = (size + 2 * p - k + (s - 1)) // s + 1
+    if (out - 1) * s >= size + p:
+        out -= 1
+    return out
 
 
 class Pooling(nn.Module):
-    def __init__(self, mode: str, kernel: tuple[int, int], stride: tuple[int, int], pad: tuple[int, int],
-                 global_pooling: bool) -> None:
+    def __init__(self, geometry: PoolGeometry) -> None:
         super().__init__()
-        self.mode = mode
-        self.kernel = kernel
-        self.stride = stride
-        self.pad = pad
-        self.global_pooling = global_pooling
+        self.geometry = geometry
+        self.mode = geometry.mode
+        self.kernel = geometry.kernel
+        self.stride = geometry.stride
+        self.pad = geometry.pad
+        self.global_pooling = geometry.global_pooling
         self._plans: dict[tuple[int, int], tuple[bool, tuple[int, int], torch.Tensor | None]] = {}
 
     def extra_repr(self) -> str:
@@ -56,9 +51,7 @@ class Pooling(nn.Module):
         plan = self._plans.get((h, w))
         if plan is not None:
             return plan
-        any_pad = any(self.pad)
-        outs = tuple(caffe_pool_size(n, k, s, p, any_pad)
-                     for n, k, s, p in zip((h, w), self.kernel, self.stride, self.pad, strict=True))
+        outs = self.geometry.out_size(h, w)
         if min(outs) <= 0:
             raise ValueError(f"pooling a {h}x{w} blob with kernel {self.kernel}, pad {self.pad} gives size {outs}")
         native = all(
@@ -67,7 +60,7 @@ class Pooling(nn.Module):
         )
         divisor = None
         if not native and self.mode == "AVE":
-            dh, dw = (caffe_ave_divisor(n, o, k, s, p)
+            dh, dw = (ave_divisor(n, o, k, s, p)
                       for n, o, k, s, p in zip((h, w), outs, self.kernel, self.stride, self.pad, strict=True))
             divisor = torch.from_numpy(np.outer(dh, dw))
         plan = (native, (int(outs[0]), int(outs[1])), divisor)
@@ -99,28 +92,4 @@ class Pooling(nn.Module):
 
 @register("Pooling")
 def pooling(node: Node) -> nn.Module:
-    p = node.layer.pooling_param
-    where = f"layer '{node.name}' (Pooling)"
-    modes = {caffe_pb2.PoolingParameter.MAX: "MAX", caffe_pb2.PoolingParameter.AVE: "AVE"}
-    if p.pool not in modes:
-        raise UnsupportedLayerError(f"{where}: pool method {caffe_pb2.PoolingParameter.PoolMethod.Name(p.pool)} "
-                                    "is not supported (MAX and AVE are)")
-    pad = per_axis_pool(p, "pad", "pad_h", "pad_w", 0, where)
-    stride = per_axis_pool(p, "stride", "stride_h", "stride_w", 1, where)
-    if p.global_pooling:
-        if any(pad) or any(s != 1 for s in stride):
-            raise PrototxtError(f"{where}: with global_pooling: true; only pad = 0 and stride = 1")
-        return Pooling(modes[p.pool], (1, 1), (1, 1), (0, 0), True)
-    if not (p.HasField("kernel_size") or p.HasField("kernel_h") or p.HasField("kernel_w")):
-        raise PrototxtError(f"{where}: kernel_size (or kernel_h and kernel_w) is required")
-    kernel = per_axis_pool(p, "kernel_size", "kernel_h", "kernel_w", 0, where)
-    if min(kernel) <= 0 or min(stride) <= 0:
-        raise PrototxtError(f"{where}: kernel {kernel} and stride {stride} must be positive")
-    if any(pp >= k for pp, k in zip(pad, kernel, strict=True)):
-        raise PrototxtError(f"{where}: pad {pad} must be smaller than kernel {kernel}")
-    return Pooling(modes[p.pool], kernel, stride, pad, False)
-
-
-
-
-__all__ = ["Pooling", "caffe_pool_size", "torch_pool_size"]
+    return Pooling(converted_geometry(node.layer))

@@ -1,4 +1,4 @@
-"""Reshape (0 copies, -1 inferred, axis/num_axes), Flatten (axis, end_axis), Softmax (axis)."""
+"""Reshape (0 copies, -1 inferred, axis/num_axes), Flatten (axis, end_axis), Slice, Softmax (axis)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...caffe import caffe_pb2
+from ...caffe.layers.shape import reshaped, slice_sizes
 from ...errors import PrototxtError
 from ..graph import Node
-from ..params import caffe_reshape
 from ..registry import register
 
 
@@ -18,7 +19,7 @@ class Reshape(nn.Module):
         self.dims, self.axis, self.num_axes = dims, axis, num_axes
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.reshape(caffe_reshape(tuple(x.shape), self.dims, self.axis, self.num_axes))
+        return x.reshape(reshaped(tuple(x.shape), self.dims, self.axis, self.num_axes, "Reshape"))
 
     def extra_repr(self) -> str:
         return f"dims={self.dims}, axis={self.axis}, num_axes={self.num_axes}"
@@ -71,3 +72,24 @@ class Softmax(nn.Module):
 @register("Softmax")
 def softmax(node: Node) -> nn.Module:
     return Softmax(int(node.layer.softmax_param.axis))
+
+
+class Slice(nn.Module):
+    """Caffe's Slice: the bottom cut along an axis at its slice points (or into equal parts), one top each."""
+
+    def __init__(self, layer: caffe_pb2.LayerParameter) -> None:
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        axis, sizes = slice_sizes(self.layer, tuple(x.shape))
+        return tuple(torch.split(x, list(sizes), dim=axis))
+
+    def extra_repr(self) -> str:
+        p = self.layer.slice_param
+        return f"tops={len(self.layer.top)}, slice_point={list(p.slice_point)}"
+
+
+@register("Slice")
+def slice_layer(node: Node) -> nn.Module:
+    return Slice(node.layer)

@@ -23,6 +23,7 @@ from onnx import helper
 
 from ...analysis.shapes import infer_shapes
 from ...caffe import caffe_pb2
+from ...caffe.layers import canonical_axis
 from ...errors import PrototxtError, SenetProtoError
 from ..conventions import ConvertOptions, metadata
 from ..graph import build_graph, fold_batchnorm, merge_batchnorm_scale
@@ -81,9 +82,7 @@ def batch_axes(net: caffe_pb2.NetParameter, shapes: dict[str, tuple[int, ...]]) 
         axes[name] = diff[0] if diff else -1
     for layer in net.layer:
         if layer.type == "InnerProduct":
-            p = layer.inner_product_param
-            rank = len(shapes[layer.bottom[0]])
-            axis = (p.axis if p.HasField("axis") else 1) % max(rank, 1)
+            axis = canonical_axis(layer.inner_product_param.axis, len(shapes[layer.bottom[0]]), layer)
             if axes[layer.bottom[0]] >= axis:
                 return None
     return axes
@@ -96,7 +95,7 @@ def build_parts(caffenet: CaffeNet, *, fuse_bn: bool = False, input_shape: Seque
     ``lazy``, folded weights are ``LazyArray``s computed when written)."""
     net = _deploy_net(caffenet, input_shape)
     deploy = CaffeNet(net=net, weights=caffenet.weights, source=caffenet.source)
-    check_supported([ly for ly in deploy.layers() if ly.type != "Input"], ONNX_CONVERTERS)
+    check_supported(deploy.layers(), ONNX_CONVERTERS)
     shapes = infer_shapes(net)
     g = build_graph(deploy)
     merge_batchnorm_scale(g)
