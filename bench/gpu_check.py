@@ -210,7 +210,8 @@ def scores(module, x: np.ndarray, device: str, blob: str) -> np.ndarray:
 
 
 def timm_model(caffenet, device: str):
-    """timm's legacy model with the same weights (None for SE-BN-Inception, which timm lacks)."""
+    """timm's legacy model with the same weights (None for SE-BN-Inception, which timm lacks). Built on the meta
+    device and given the weights as they are (no time spent on a random initialisation)."""
     import timm
     import torch
 
@@ -223,8 +224,9 @@ def timm_model(caffenet, device: str):
         return None, None
     sd = to_timm_state_dict(caffenet)
     num_classes = int(sd["last_linear.weight"].shape[0])
-    model = timm.create_model(name, pretrained=False, num_classes=num_classes)
-    model.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in sd.items()}, strict=True)
+    with torch.device("meta"):
+        model = timm.create_model(name, pretrained=False, num_classes=num_classes)
+    model.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in sd.items()}, strict=True, assign=True)
     return name, model.eval().to(device)
 
 
@@ -331,7 +333,7 @@ def caffe_check(device: str, log) -> dict[str, Any]:
     return row
 
 
-def _variants(caffenet, device: str, timm_mod, allow_compile: bool, allow_graphs: bool) -> dict[str, Any]:
+def _variants(caffenet, device: str, timm_mod, compile_backend: str | None, allow_graphs: bool) -> dict[str, Any]:
     import torch
 
     from senet_proto.converters.pytorch import build_module
@@ -345,9 +347,9 @@ def _variants(caffenet, device: str, timm_mod, allow_compile: bool, allow_graphs
                           timm_mod and _copy(timm_mod).to(memory_format=cl), cl, None),
         "bf16 autocast": (ours, timm_mod, None, torch.bfloat16),
     }
-    if allow_compile:
-        v["torch.compile"] = (torch.compile(build_module(caffenet).to(device), dynamic=True),
-                              timm_mod and torch.compile(_copy(timm_mod), dynamic=True), None, None)
+    if compile_backend:
+        v["torch.compile"] = (torch.compile(build_module(caffenet).to(device), backend=compile_backend),
+                              timm_mod and torch.compile(_copy(timm_mod), backend=compile_backend), None, None)
     if allow_graphs:
         v["CUDA graphs"] = (ours, timm_mod, None, "graphs")
     return v
@@ -387,13 +389,14 @@ def _runner(model, x, mode) -> Callable[[], Any]:
 
 
 def speed(arch: str, shape_hw: tuple[int, int], batches: tuple[int, ...], device: str, iters: int,
-          allow_compile: bool, log) -> list[dict[str, Any]]:
+          compile_backend: str | None, compile_batch: int, log) -> list[dict[str, Any]]:
+    """Each variant at each batch; torch.compile at ``compile_batch`` only (each batch size compiles anew)."""
     import torch
     from _timing import best_times
 
     caffenet = seeded_caffenet(arch, (1, 3, *shape_hw))
     _, timm_mod = timm_model(caffenet, device)
-    variants = _variants(caffenet, device, timm_mod, allow_compile, device == "cuda")
+    variants = _variants(caffenet, device, timm_mod, compile_backend, device == "cuda")
     sync = torch.cuda.synchronize if device == "cuda" else None
     blob = score_blob(caffenet)
     rows = []
@@ -401,6 +404,8 @@ def speed(arch: str, shape_hw: tuple[int, int], batches: tuple[int, ...], device
         x32 = torch.from_numpy(make_input((batch, 3, *shape_hw))).to(device)
         ref = scores(variants["plain"][0], make_input((batch, 3, *shape_hw)), device, blob)
         for name, (ours, tm, fmt, mode) in variants.items():
+            if name == "torch.compile" and batch != compile_batch:
+                continue
             x = x32.contiguous(memory_format=fmt) if fmt is not None else x32
             calls = {"ours": _runner(ours, x, mode)}
             if tm is not None:
@@ -408,9 +413,12 @@ def speed(arch: str, shape_hw: tuple[int, int], batches: tuple[int, ...], device
             try:
                 best = best_times(calls, iters, sync)
             except Exception as e:  # one variant failing (e.g. a compiler missing) must not hide the others
-                rows.append({"arch": arch, "batch": batch, "variant": name, "error": f"{type(e).__name__}: {e}"[:300]})
+                rows.append({"arch": arch, "batch": batch, "variant": name,
+                             "error": f"{type(e).__name__}: {e}"[:300]})
                 log(f"  {name} batch {batch}: failed: {type(e).__name__}: {str(e)[:200]}")
                 continue
+            if name == "torch.compile":
+                name = f"torch.compile ({compile_backend})"
             row: dict[str, Any] = {"arch": arch, "batch": batch, "variant": name, "input_hw": list(shape_hw),
                                    "ours_ms": 1000 * best["ours"], "ours_img_s": batch / best["ours"]}
             if "timm" in best:
@@ -539,7 +547,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="small inputs and batches (the CPU dry run)")
     ap.add_argument("--make-reference", action="store_true", help="run real Caffe here: bench/gpu_reference/")
     ap.add_argument("--speed-arch", default="se-resnet-50", help="the architecture of the speed rows")
-    ap.add_argument("--no-compile", action="store_true", help="leave out the torch.compile rows")
+    ap.add_argument("--compile-backend", default=None,
+                    help="torch.compile's backend for its row (default: inductor; aot_eager with --quick, which "
+                         "traces as inductor does without its minutes of code generation); 'none' leaves it out")
     args = ap.parse_args(argv)
     if args.make_reference:
         print(f"wrote {make_reference()}")
@@ -575,7 +585,9 @@ def main(argv: list[str] | None = None) -> int:
     log("against real Caffe's blobs")
     report["caffe"] = caffe_check(args.device, log)
     log(f"speed, {args.speed_arch} at {speed_hw[0]}x{speed_hw[1]}, batches {batches}")
-    report["speed"] = speed(args.speed_arch, speed_hw, batches, args.device, iters, not args.no_compile, log)
+    backend = args.compile_backend or ("aot_eager" if quick else "inductor")
+    report["speed"] = speed(args.speed_arch, speed_hw, batches, args.device, iters,
+                            None if backend == "none" else backend, batches[-1] if quick else 32, log)
     log("ONNX Runtime")
     report["onnx"] = onnx_check("se-resnet-50", (1, 3, *speed_hw), args.device, iters, log)
     report["seconds"] = time.perf_counter() - t0
