@@ -4,11 +4,12 @@ Caffe and our converted model both compute in float32, each at its own rounding 
 function; a deep net amplifies that distance, so no fixed bound separates rounding from a mistake on every
 net. The same module in float64 (CPU) is the exact function to ~1e-16. Per blob, relative to max|caffe|:
 ``caffe_err = max|caffe - ours64|`` (Caffe's own rounding, if the conversion is right) and
-``ours_err = max|ours32 - ours64|`` (the target's rounding). A correct conversion leaves the two float32
-implementations each within rounding of the exact function, so each error is at most ``ROUNDING_RATIO`` times
-the other (or both under ``FLOOR``). A wrong conversion moves Caffe away from our float64 run (or a
-float32-only path of ours, e.g. prepacked convolutions, away from its own float64 run) far past that.
-``ROUNDING_RATIO`` and ``FLOOR`` come from measurements (bench/README.md).
+``ours_err = max|ours32 - ours64|`` (the target's rounding). A correct conversion leaves both float32
+implementations within rounding of the exact function, so neither error is far larger than the other: Caffe's
+at most ``CAFFE_RATIO`` times ours (its pooling sums run in sequence, PyTorch's pairwise), ours at most
+``OURS_RATIO`` times Caffe's, or either under ``FLOOR``. A wrong conversion moves Caffe away from our float64
+run (or a float32-only path of ours, e.g. prepacked convolutions, away from its own float64 run) far past
+that. The constants come from measurements (bench/README.md).
 """
 
 from __future__ import annotations
@@ -18,8 +19,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-ROUNDING_RATIO = 8.0
-"""How far apart two correct float32 implementations' distances from the exact function may be, as a ratio."""
+CAFFE_RATIO = 32.0
+"""Caffe's distance from the float64 run may be up to this many times ours (measured: up to 15, at the SE
+squeeze's global average pooling of 56x56 maps, which Caffe sums in sequence)."""
+
+OURS_RATIO = 8.0
+"""Ours may be up to this many times Caffe's (measured: up to 3, with BatchNorm folded into the weights)."""
 
 FLOOR = 1e-6
 """Relative errors below this (8 float32 ulps of the blob's largest value) always pass: a few roundings."""
@@ -35,11 +40,11 @@ class Rounding:
 
     @property
     def caffe_limit(self) -> float:
-        return max(FLOOR, ROUNDING_RATIO * self.ours_err)
+        return max(FLOOR, CAFFE_RATIO * self.ours_err)
 
     @property
     def ours_limit(self) -> float:
-        return max(FLOOR, ROUNDING_RATIO * self.caffe_err)
+        return max(FLOOR, OURS_RATIO * self.caffe_err)
 
     @property
     def ok(self) -> bool:

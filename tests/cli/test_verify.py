@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from tiny_nets import conv3x3, input_net
 
 from senet_proto.caffe import format_prototxt
 from senet_proto.cli import main
@@ -166,16 +167,11 @@ def test_an_onnx_converter_that_drops_the_se_gate_fails_with_exit_3(small_pair, 
 
 def test_an_input_overwritten_in_place_is_compared(caffe_root, tmp_path: Path) -> None:
     """A ReLU in place on the net's input: Caffe's 'data' then holds the ReLU's output, and so must ours."""
-    from senet_proto.caffe import caffe_pb2
     from senet_proto.reference import cached_weights
 
-    net = caffe_pb2.NetParameter(name="tiny")
-    data = net.layer.add(name="data", type="Input", top=["data"])
-    data.input_param.shape.add(dim=[2, 3, 8, 8])
+    net = input_net("tiny", [2, 3, 8, 8])
     net.layer.add(name="relu", type="ReLU", bottom=["data"], top=["data"])
-    conv = net.layer.add(name="conv", type="Convolution", bottom=["data"], top=["conv"])
-    conv.convolution_param.num_output = 4
-    conv.convolution_param.kernel_size.append(3)
+    conv3x3(net, "conv", "data", 4)
     proto = tmp_path / "tiny.prototxt"
     proto.write_text(format_prototxt(net))
     result = CliRunner().invoke(main, ["verify", str(proto), str(cached_weights(net, seed=0))])

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from tiny_nets import conv3x3, input_net
 
 from senet_proto.caffe import caffe_pb2, format_prototxt
 from senet_proto.cli import main
@@ -87,13 +88,9 @@ def channel_swapped(monkeypatch, net) -> set[str]:
 def axpy_reordered(monkeypatch, net) -> set[str]:
     from senet_proto.converters.layers.eltwise import Axpy
 
-    monkeypatch.setattr(Axpy, "forward", lambda self, a, x, y: torch_addcmul(x, a, y))
+    real = Axpy.forward
+    monkeypatch.setattr(Axpy, "forward", lambda self, a, x, y: real(self, a, y, x))  # a·Y + X for a·X + Y
     return {_tops(net, "Axpy")[0]}
-
-
-def torch_addcmul(y, a, x):
-    """a·X + Y with the bottoms' roles swapped by the caller (X and Y change places)."""
-    return y + a.reshape(a.shape[0], a.shape[1], *([1] * (x.dim() - 2))) * x
 
 
 MISTAKES = [eps_1e3, factor_ignored, floor_pooling, channel_swapped, axpy_reordered]
@@ -131,18 +128,12 @@ def test_a_scale_axis_off_by_one_fails_at_the_scale(caffe_root, monkeypatch, tmp
     from senet_proto.converters.layers.norm import Scale
     from senet_proto.reference import cached_weights
 
-    net = caffe_pb2.NetParameter(name="scaled")
-    data = net.layer.add(name="data", type="Input", top=["data"])
-    data.input_param.shape.add(dim=[1, 3, 10, 10])
-    conv = net.layer.add(name="conv", type="Convolution", bottom=["data"], top=["conv"])
-    conv.convolution_param.num_output = 4
-    conv.convolution_param.kernel_size.append(3)
+    net = input_net("scaled", [1, 3, 10, 10])
+    conv3x3(net, "conv", "data", 4)
     sc = net.layer.add(name="scale", type="Scale", bottom=["conv"], top=["scaled"])
     sc.scale_param.bias_term = True
     net.layer.add(name="relu", type="ReLU", bottom=["scaled"], top=["scaled"])
-    conv2 = net.layer.add(name="conv2", type="Convolution", bottom=["scaled"], top=["conv2"])
-    conv2.convolution_param.num_output = 2
-    conv2.convolution_param.kernel_size.append(3)
+    conv3x3(net, "conv2", "scaled", 2)
     proto = tmp_path / "scaled.prototxt"
     proto.write_text(format_prototxt(net))
     weights = cached_weights(net, seed=0)
@@ -173,3 +164,43 @@ INPUTS: dict[str, Callable[[tuple[int, ...], np.random.Generator], np.ndarray]] 
     "normal50": lambda s, rng: rng.normal(0, 50, s).astype(np.float32),
     "image": _image_like,
 }
+
+
+@pytest.fixture(scope="module")
+def senet154(caffe_root, tmp_path_factory) -> tuple[Path, Path]:
+    """SENet-154 as generated (224x224) with its Caffe-made weights from the weights cache."""
+    from senet_proto.reference import cached_weights
+
+    net = generate("senet-154")
+    proto = tmp_path_factory.mktemp("senet154") / "SENet-154.prototxt"
+    proto.write_text(format_prototxt(net))
+    return proto, cached_weights(net, seed=0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dist", sorted(INPUTS))
+def test_senet154_passes_with_defaults(senet154, monkeypatch, tmp_path: Path, dist: str) -> None:
+    """No false alarm where fixed bounds gave one: default verify (both targets), --fuse-bn and --optimize all
+    exit 0 on Caffe-made SENet-154 weights. Caffe runs once per input (its result memoized for the three
+    commands: the same net, weights and input give the same blobs)."""
+    from senet_proto import reference
+
+    real, memo = reference.forward, {}
+
+    def forward_once(net, caffemodel, inputs, **kw):
+        key = (str(caffemodel), tuple(sorted((k, v.tobytes()) for k, v in inputs.items())))
+        if key not in memo:
+            memo[key] = real(net, caffemodel, inputs, **kw)
+        return memo[key]
+
+    monkeypatch.setattr(reference, "forward", forward_once)
+    proto, weights = senet154
+    x = tmp_path / "x.npy"
+    np.save(x, INPUTS[dist]((1, 3, 224, 224), np.random.default_rng(5)))
+    for flags in ([], ["--fuse-bn"], ["--to", "pytorch", "--optimize"]):
+        result = CliRunner().invoke(main, ["verify", str(proto), str(weights), "--input", str(x), "--worst-only",
+                                           *flags])
+        print(" ".join(flags) or "defaults", result.output, sep="\n")
+        assert result.exit_code == 0, result.output
+        assert "exact up to float32 rounding: SENet-154 scores" in result.output
+    assert len(memo) == 1
