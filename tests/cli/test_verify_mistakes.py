@@ -20,6 +20,7 @@ from tiny_nets import conv3x3, input_net
 from senet_proto.caffe import caffe_pb2, format_prototxt
 from senet_proto.cli import main
 from senet_proto.generator import GenerateOptions, generate
+from senet_proto.reference.inputs import INPUT_KINDS
 
 
 @pytest.fixture(scope="module")
@@ -149,23 +150,6 @@ def test_a_scale_axis_off_by_one_fails_at_the_scale(caffe_root, monkeypatch, tmp
 
 # --- no false alarm on the deepest net: Caffe-made SENet-154 weights, several input distributions ---
 
-def _image_like(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
-    """A smooth 0-255 picture (bicubic upsampling of an 8x8 grid plus a little grain) minus the BGR means."""
-    import torch
-
-    low = torch.from_numpy(rng.uniform(0, 255, (shape[0], shape[1], 8, 8)))
-    img = torch.nn.functional.interpolate(low, size=shape[2:], mode="bicubic", align_corners=False).numpy()
-    img = np.clip(img + rng.normal(0, 8, shape), 0, 255)
-    return (img - np.array([104.0, 117.0, 123.0]).reshape(1, 3, 1, 1)).astype(np.float32)
-
-
-INPUTS: dict[str, Callable[[tuple[int, ...], np.random.Generator], np.ndarray]] = {
-    "uniform": lambda s, rng: rng.uniform(-120, 140, s).astype(np.float32),  # like the weights' calibration
-    "normal50": lambda s, rng: rng.normal(0, 50, s).astype(np.float32),
-    "image": _image_like,
-}
-
-
 @pytest.fixture(scope="module")
 def senet154(caffe_root, tmp_path_factory) -> tuple[Path, Path]:
     """SENet-154 as generated (224x224) with its Caffe-made weights from the weights cache."""
@@ -178,12 +162,13 @@ def senet154(caffe_root, tmp_path_factory) -> tuple[Path, Path]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("dist", sorted(INPUTS))
+@pytest.mark.parametrize("dist", INPUT_KINDS)
 def test_senet154_passes_with_defaults(senet154, monkeypatch, tmp_path: Path, dist: str) -> None:
     """No false alarm where fixed bounds gave one: default verify (both targets), --fuse-bn and --optimize all
     exit 0 on Caffe-made SENet-154 weights. Caffe runs once per input (its result memoized for the three
     commands: the same net, weights and input give the same blobs)."""
     from senet_proto import reference
+    from senet_proto.reference.inputs import sample_input
 
     real, memo = reference.forward, {}
 
@@ -196,7 +181,7 @@ def test_senet154_passes_with_defaults(senet154, monkeypatch, tmp_path: Path, di
     monkeypatch.setattr(reference, "forward", forward_once)
     proto, weights = senet154
     x = tmp_path / "x.npy"
-    np.save(x, INPUTS[dist]((1, 3, 224, 224), np.random.default_rng(5)))
+    np.save(x, sample_input(dist, (1, 3, 224, 224), seed=5))
     for flags in ([], ["--fuse-bn"], ["--to", "pytorch", "--optimize"]):
         result = CliRunner().invoke(main, ["verify", str(proto), str(weights), "--input", str(x), "--worst-only",
                                            *flags])
