@@ -35,8 +35,8 @@ def test_verify_passes_with_a_table_of_every_blob(small_pair) -> None:
     assert n_blobs > 100 and len(rows) == 2 * n_blobs
     assert all(ln.rstrip().endswith("yes") for ln in rows)
     # the one-line verdicts come first, before the table
-    assert lines[0].startswith("pytorch: exact up to float32 rounding: SE-ResNeXt-50 scores (classifier) ")
-    assert lines[1].startswith("onnx: exact up to float32 rounding: SE-ResNeXt-50 scores (classifier) ")
+    assert lines[0].startswith("pytorch: exact up to float32 rounding: SE-ResNeXt-50 (32 x 4d) scores (classifier) ")
+    assert lines[1].startswith("onnx: exact up to float32 rounding: SE-ResNeXt-50 (32 x 4d) scores (classifier) ")
     assert "Caffe's own rounding" in lines[0] and lines.index(rows[0]) > 1
 
 
