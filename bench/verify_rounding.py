@@ -6,8 +6,9 @@ float32-rounding judgement (``senet_proto.shadow``).
 For each architecture (Caffe-made weights from the weights cache), input kind and mode (plain; --fuse-bn;
 --optimize, PyTorch only) it runs ``verify`` (real Caffe, PyTorch, ONNX Runtime, the float64 shadow) and prints,
 per target, the scores' relative distances (ours32 vs Caffe, Caffe vs float64 = Caffe's rounding, ours32 vs
-float64 = ours), the largest per-blob ratios Caffe/ours and ours/Caffe as judged (each over the other side's
-largest so far: what CAFFE_RATIO and OURS_RATIO must exceed) with their blobs, and the verdict.
+float64 = ours), the largest per-blob ratios Caffe/ours and ours/Caffe as judged (each over the larger of the
+other side's and either side's largest before the blob: what CAFFE_RATIO and OURS_RATIO must exceed) with their
+blobs, and the verdict.
 """
 
 from __future__ import annotations
@@ -45,10 +46,10 @@ def line(report: Report, target: str) -> str:
         return max(rows, key=key)
 
     def caffe_over_ours(r: BlobDiff) -> float:
-        return ratio(r.rounding.caffe_err, r.rounding.ours_drift) if r.rounding else 0.0
+        return ratio(r.rounding.caffe_err, max(r.rounding.ours_err, r.rounding.before)) if r.rounding else 0.0
 
     def ours_over_caffe(r: BlobDiff) -> float:
-        return ratio(r.rounding.ours_err, r.rounding.caffe_drift) if r.rounding else 0.0
+        return ratio(r.rounding.ours_err, max(r.rounding.caffe_err, r.rounding.before)) if r.rounding else 0.0
 
     co, oc = worst(caffe_over_ours), worst(ours_over_caffe)
     first = report.first_failure(target)

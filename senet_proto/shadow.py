@@ -5,13 +5,13 @@ function; a deep net amplifies that distance, so no fixed bound separates roundi
 net. The same module in float64 (CPU) is the exact function to ~1e-16. Per blob, relative to max|caffe|:
 ``caffe_err = max|caffe - ours64|`` (Caffe's own rounding, if the conversion is right) and
 ``ours_err = max|ours32 - ours64|`` (the target's rounding). A correct conversion leaves both float32
-implementations within rounding of the exact function, so neither error is far larger than the other's
-largest so far (``caffe_drift``, ``ours_drift``: the maxima over this blob and those before it in Caffe's
-order, since a layer passes on and may amplify its inputs' rounding, and where a net amplifies rounding to
-the order of the values themselves two float32 runs part at random): Caffe's at most ``CAFFE_RATIO`` times
-ours (its pooling sums run in sequence, PyTorch's pairwise), ours at most ``OURS_RATIO`` times Caffe's, or
-either under ``FLOOR``. A wrong conversion moves Caffe away from our float64 run (or a float32-only path of
-ours, e.g. prepacked convolutions or ONNX Runtime, away from the float64 run) far past that. The constants
+implementations within rounding of the exact function, so neither error is far larger than the other's, nor
+than the largest distance either side had at the blobs before it in Caffe's order (``before``: a layer passes
+on, and may amplify, its inputs' rounding; where a net amplifies rounding to the order of the values
+themselves, two float32 runs part at random): Caffe's at most ``CAFFE_RATIO`` times that (its pooling sums
+run in sequence, PyTorch's pairwise), ours at most ``OURS_RATIO`` times, or either under ``FLOOR``. A wrong
+conversion moves Caffe away from our float64 run (or a float32-only path of ours, e.g. prepacked convolutions
+or ONNX Runtime, away from the float64 run) far past that at its first wrong blob. The constants
 come from measurements (bench/README.md).
 """
 
@@ -40,16 +40,20 @@ class Rounding:
     ours_vs_caffe: float  # max|ours32 - caffe|
     caffe_err: float  # max|ours64 - caffe|: Caffe's own rounding when the conversion is right
     ours_err: float  # max|ours32 - ours64|: our own rounding
-    caffe_drift: float = 0.0  # the largest caffe_err at this blob or before it (Caffe's order)
-    ours_drift: float = 0.0  # the largest ours_err at this blob or before it
+    before: float = 0.0  # the largest of either side's distance at the blobs before this one (Caffe's order)
+
+    @property
+    def drift(self) -> float:
+        """The largest distance of either side at this blob or before it: the next blob's ``before``."""
+        return max(self.before, self.caffe_err, self.ours_err)
 
     @property
     def caffe_limit(self) -> float:
-        return max(FLOOR, CAFFE_RATIO * self.ours_drift)
+        return max(FLOOR, CAFFE_RATIO * max(self.ours_err, self.before))
 
     @property
     def ours_limit(self) -> float:
-        return max(FLOOR, OURS_RATIO * self.caffe_drift)
+        return max(FLOOR, OURS_RATIO * max(self.caffe_err, self.before))
 
     @property
     def ok(self) -> bool:
@@ -76,14 +80,11 @@ def _rel(a: np.ndarray, b: np.ndarray, scale: float) -> float:
     return 0.0 if d == 0 else float("inf")
 
 
-def rounding(caffe: np.ndarray, ours32: np.ndarray, ours64: np.ndarray, before: Rounding | None = None) -> Rounding:
-    """The three relative distances of one blob (shapes must already agree); ``before``: the previous blob's,
-    in Caffe's order, whose drifts this blob's include."""
+def rounding(caffe: np.ndarray, ours32: np.ndarray, ours64: np.ndarray, before: float = 0.0) -> Rounding:
+    """The three relative distances of one blob (shapes must already agree); ``before``: the previous blob's
+    ``drift`` (Caffe's order), 0 for the first."""
     scale = float(np.max(np.abs(caffe))) if caffe.size else 0.0
-    caffe_err, ours_err = _rel(ours64, caffe, scale), _rel(ours32, ours64, scale)
-    return Rounding(_rel(ours32, caffe, scale), caffe_err, ours_err,
-                    max(caffe_err, before.caffe_drift if before else 0.0),
-                    max(ours_err, before.ours_drift if before else 0.0))
+    return Rounding(_rel(ours32, caffe, scale), _rel(ours64, caffe, scale), _rel(ours32, ours64, scale), before)
 
 
 def float64_blobs(caffenet, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -222,7 +222,7 @@ def verify(prototxt: str | os.PathLike[str] | caffe_pb2.NetParameter, caffemodel
     report = Report(backend=reference.backend_info(), net=caffenet.net.name,
                     scores=tuple(b for b in ref if b in scores))
     for target in targets:
-        before = None
+        before = 0.0
         ours = (_pytorch_blobs(caffenet, x, device, fuse_bn, optimize) if target == "pytorch"
                 else _onnx_blobs(caffenet, x, fuse_bn))
         for blob, r in ref.items():
@@ -243,7 +243,8 @@ def verify(prototxt: str | os.PathLike[str] | caffe_pb2.NetParameter, caffemodel
                 report.rows.append(BlobDiff(target, blob, tuple(r.shape), math.inf, math.inf, limit,
                                             mismatch=mismatch))
                 continue
-            judged = before = rounding(r, o, s, before)
+            judged = rounding(r, o, s, before)
+            before = judged.drift
             max_abs = float(np.max(np.abs(o.astype(np.float64) - r))) if r.size else 0.0
             report.rows.append(BlobDiff(target, blob, tuple(r.shape), max_abs, judged.ours_vs_caffe, limit, judged))
     return report

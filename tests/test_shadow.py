@@ -34,13 +34,14 @@ def test_each_side_within_a_ratio_of_the_other(caffe_rel, ours_rel, ok, why) -> 
 
 def test_the_largest_rounding_so_far_carries_over() -> None:
     """A blob after one where our float32 run drifted 1e-3 may have Caffe 1e-2 from the float64 run; without
-    that history it may not."""
+    that history it may not, and a mistake still stands out of that noise."""
     noisy = rounding(_at(1e-3), _at(1e-3), EXACT)
-    assert noisy.ok
+    assert noisy.ok and noisy.drift == pytest.approx(1e-3)
     late = _at(1e-2)
     assert not rounding(late, EXACT, EXACT).ok
-    judged = rounding(late, EXACT, EXACT, noisy)
-    assert judged.ok and judged.ours_drift == pytest.approx(1e-3) and judged.caffe_drift == pytest.approx(1e-2)
+    judged = rounding(late, EXACT, EXACT, noisy.drift)
+    assert judged.ok and judged.drift == pytest.approx(1e-2)
+    assert not rounding(_at(1.0), EXACT, EXACT, judged.drift).ok
 
 
 def test_nan_fails() -> None:

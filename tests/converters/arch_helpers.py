@@ -40,9 +40,9 @@ def caffenet_input(caffenet) -> str:
 
 
 def check_scores(caffe: np.ndarray, ours: np.ndarray, shadow: np.ndarray, what: str,
-                 before: Rounding | None = None) -> Rounding:
+                 before: float = 0.0) -> Rounding:
     """``ours`` (float32) and Caffe each within float32 rounding of the float64 run (``senet_proto.shadow``;
-    ``before``: the previous blob's judgement, in Caffe's order)."""
+    ``before``: the previous blob's ``drift``, in Caffe's order)."""
     assert ours.shape == caffe.shape, f"{what}: {ours.shape} != Caffe's {caffe.shape}"
     r = rounding(caffe, ours, shadow, before)
     assert r.ok, f"{what}: {r.why()}"
@@ -53,10 +53,10 @@ def check_all_blobs(caffe: dict[str, np.ndarray], ours: dict[str, np.ndarray], s
                     net, record, what: str = "") -> None:
     """Every blob judged as ``verify`` does: Caffe and ours each within float32 rounding of the float64 run;
     a failure names the first blob (Caffe's order) that is not."""
-    worst, worst_name, before = 0.0, "", None
+    worst, worst_name, before = 0.0, "", 0.0
     for name, ref in caffe.items():
         assert name in ours, f"blob {name} missing from the module's blobs"
-        before = check_scores(ref, ours[name], shadow[name], f"{what}blob {name}", before)
+        before = check_scores(ref, ours[name], shadow[name], f"{what}blob {name}", before).drift
         err = rel_err(ours[name], ref)
         if err > worst:
             worst, worst_name = err, name
