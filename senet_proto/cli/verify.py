@@ -13,11 +13,12 @@ HELP = f"""Convert PROTOTXT + CAFFEMODEL and compare every blob with real Caffe 
 
 The converted PyTorch module also runs in float64 (the exact function; CPU). A blob passes when Caffe and the
 target are each within float32 rounding of that run: Caffe's distance from it at most {CAFFE_RATIO:g} times the
-target's, the target's at most {OURS_RATIO:g} times Caffe's (each side's largest up to that blob in Caffe's
-order), or under {FLOOR:g} of the blob's largest value. First a one-line verdict per target, then per blob:
-shape, max |ours - caffe|, that relative to max |caffe|, Caffe's own rounding (float64 run vs Caffe) and ours
-(float32 vs float64). Exits 0 when every blob passes, 3 naming the first blob (in Caffe's order) that does not:
-the layer where the conversion goes wrong. --tolerance / --blob-tolerance judge by fixed bounds instead.
+target's, the target's at most {OURS_RATIO:g} times Caffe's (or than the largest distance either had at an
+earlier blob in Caffe's order), or under {FLOOR:g} of the blob's largest value. First a one-line verdict per
+target, then per blob: shape, max |ours - caffe|, that relative to max |caffe|, Caffe's own rounding (float64
+run vs Caffe) and ours (float32 vs float64). Exits 0 when every blob passes, 3 naming the first blob (in Caffe's
+order) that does not: the layer where the conversion goes wrong. --tolerance / --blob-tolerance judge by fixed
+bounds instead.
 The input is --input FILE.npy (any batch size) or random normal with std 50 (like a mean-subtracted image).
 Caffe runs in the Debian 11 root (created on first use) or a caffe importable by this Python.
 
