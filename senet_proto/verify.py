@@ -244,7 +244,8 @@ def verify(prototxt: str | os.PathLike[str] | caffe_pb2.NetParameter, caffemodel
                                             mismatch=mismatch))
                 continue
             judged = rounding(r, o, s, before)
-            before = judged.drift
+            if judged.ok:  # a failed blob's distance is the mistake's, not rounding: it loosens nothing after it
+                before = judged.drift
             max_abs = float(np.max(np.abs(o.astype(np.float64) - r))) if r.size else 0.0
             report.rows.append(BlobDiff(target, blob, tuple(r.shape), max_abs, judged.ours_vs_caffe, limit, judged))
     return report

@@ -187,5 +187,5 @@ def test_senet154_passes_with_defaults(senet154, monkeypatch, tmp_path: Path, di
                                            *flags])
         print(" ".join(flags) or "defaults", result.output, sep="\n")
         assert result.exit_code == 0, result.output
-        assert "exact up to float32 rounding: SENet-154 scores" in result.output
+        assert "exact up to float32 rounding: SENet scores" in result.output
     assert len(memo) == 1
