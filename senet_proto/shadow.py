@@ -40,7 +40,7 @@ class Rounding:
     ours_vs_caffe: float  # max|ours32 - caffe|
     caffe_err: float  # max|ours64 - caffe|: Caffe's own rounding when the conversion is right
     ours_err: float  # max|ours32 - ours64|: our own rounding
-    before: float = 0.0  # the largest of either side's distance at the blobs before this one (Caffe's order)
+    before: float = 0.0  # the largest of either side's distance at the passing blobs before this one (Caffe's order)
 
     @property
     def drift(self) -> float:
