@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from tiny_nets import conv3x3, input_net
 
 from senet_proto.caffe import format_prototxt
 from senet_proto.cli import main
@@ -33,23 +34,39 @@ def test_verify_passes_with_a_table_of_every_blob(small_pair) -> None:
     n_blobs = len({ln.split()[1] for ln in rows})
     assert n_blobs > 100 and len(rows) == 2 * n_blobs
     assert all(ln.rstrip().endswith("yes") for ln in rows)
-    assert any(ln.startswith("pytorch: ") and "all within tolerance" in ln for ln in lines)
-    assert any(ln.startswith("onnx: ") and "all within tolerance" in ln for ln in lines)
+    # the one-line verdicts come first, before the table
+    assert lines[0].startswith("pytorch: exact up to float32 rounding: SE-ResNeXt-50 (32 x 4d) scores (classifier) ")
+    assert lines[1].startswith("onnx: exact up to float32 rounding: SE-ResNeXt-50 (32 x 4d) scores (classifier) ")
+    assert "Caffe's own rounding" in lines[0] and lines.index(rows[0]) > 1
 
 
-def test_a_converter_that_ignores_the_batchnorm_factor_fails_with_exit_3(small_pair, monkeypatch) -> None:
-    """The classic bug (reading BatchNorm's blobs 0 and 1 as mean and variance) must not pass."""
+def test_a_fixed_tolerance_still_judges_and_names_the_failed_blob(small_pair, monkeypatch) -> None:
+    """--tolerance judges by the fixed bounds; the summary names the first blob past its limit, and with
+    --worst-only (no table) the error does not point at a table."""
     from senet_proto.converters import graph
 
-    def wrong_stats(node):
+    def wrong_stats(node):  # the classic bug: BatchNorm's blobs 0 and 1 read as mean and variance
         return node.blobs[0].reshape(-1), node.blobs[1].reshape(-1)
 
     monkeypatch.setattr(graph, "batchnorm_stats", wrong_stats)
     proto, weights = small_pair
-    result = CliRunner().invoke(main, ["verify", str(proto), str(weights), "--to", "pytorch", "--worst-only"])
+    result = CliRunner().invoke(main, ["verify", str(proto), str(weights), "--to", "pytorch", "--worst-only",
+                                       "--tolerance", "1e-4"])
     assert result.exit_code == 3, result.output
-    assert "past tolerance" in result.output
-    assert result.output.strip().splitlines()[-1].startswith("senet-proto: error: ")
+    lines = result.output.strip().splitlines()
+    assert lines[0].startswith("pytorch: DIFFERS from Caffe from blob 'conv1/7x7_s2' on: rel err ")
+    assert "past the fixed limit 0.001" in lines[0]
+    assert lines[-1] == "senet-proto: error: the conversion differs from Caffe: pytorch at blob 'conv1/7x7_s2'"
+    assert "table" not in result.output
+
+
+@pytest.mark.parametrize("option", ["--tolerance", "--blob-tolerance"])
+@pytest.mark.parametrize("value", ["-1", "nan", "inf"])
+def test_a_negative_or_meaningless_tolerance_is_a_usage_error(tmp_path: Path, option: str, value: str) -> None:
+    result = CliRunner().invoke(main, ["verify", str(tmp_path / "a.prototxt"), str(tmp_path / "b.caffemodel"),
+                                       option, value])
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == f"senet-proto: error: {option} must be a finite number >= 0, got {value}"
 
 
 @pytest.mark.parametrize("broken", [False, True])
@@ -81,19 +98,26 @@ def test_optimize_verifies_the_prepacked_module(small_pair, monkeypatch, broken:
         pytest.skip("this torch build has no oneDNN (mkldnn): --optimize changes nothing")
     assert len(calls) > 50, "the packed convolutions were not used"
     assert result.exit_code == (3 if broken else 0), result.output
-    assert ("past tolerance" in result.output) == broken
+    assert ("DIFFERS" in result.output) == broken
+    if broken:  # our float32 run parts from its own float64 run (the same function without the packing)
+        assert "our float32 result is" in result.output
 
 
-@pytest.mark.parametrize(("options", "limit"), [({}, 1e-4), ({"fuse_bn": True}, 2e-4), ({"optimize": True}, 2e-4),
-                                               ({"fuse_bn": True, "tolerance": 3e-5}, 3e-5)])
-def test_default_score_tolerance(small_pair, options: dict, limit: float) -> None:
-    """1e-4, or the folding bound 2e-4 for a folded or optimized module, unless a tolerance is given (the CLI's
-    --tolerance passes None when not set)."""
+@pytest.mark.parametrize(("options", "limits"), [
+    ({}, {None}), ({"fuse_bn": True, "optimize": True}, {None}), ({"tolerance": 3e-5}, {3e-5, 1e-3}),
+    ({"fuse_bn": True, "blob_tolerance": 1e-2}, {2e-4, 1e-2}),
+    ({"optimize": True, "blob_tolerance": 1e-2}, {2e-4, 1e-2})])
+def test_fixed_tolerances_only_when_asked(small_pair, options: dict, limits: set) -> None:
+    """By default every blob is judged against float32 rounding (no fixed limit); a --tolerance or
+    --blob-tolerance switches to fixed limits (the other one at its default: 1e-4, 2e-4 folded or optimized,
+    1e-3 for intermediate blobs). The float64 comparison is reported either way."""
     from senet_proto.verify import verify
 
     proto, weights = small_pair
     report = verify(proto, weights, targets=("pytorch",), **options)
-    assert {r.limit for r in report.rows} == {limit, 1e-3}  # the scores', and every other blob's
+    assert {r.limit for r in report.rows} == limits
+    assert all(r.rounding is not None for r in report.rows)
+    assert report.ok
 
 
 @pytest.mark.parametrize("arch", ["se-resnet-50", "se-bn-inception"])
@@ -137,21 +161,17 @@ def test_an_onnx_converter_that_drops_the_se_gate_fails_with_exit_3(small_pair, 
     bad = {r[1] for r in rows if r[-1] == "NO"}
     assert "conv2_1" in bad and "classifier" in bad  # the first block's output and the scores
     assert all(r[-1] == "yes" for r in rows if r[1] == "conv1/7x7_s2")  # before the first block: still exact
-    assert "past tolerance" in result.output
+    assert "onnx: DIFFERS from Caffe from blob 'conv2_1' on: our float32 result is " in result.output
+    assert "onnx at blob 'conv2_1' (see the table above)" in result.output
 
 
 def test_an_input_overwritten_in_place_is_compared(caffe_root, tmp_path: Path) -> None:
     """A ReLU in place on the net's input: Caffe's 'data' then holds the ReLU's output, and so must ours."""
-    from senet_proto.caffe import caffe_pb2
     from senet_proto.reference import cached_weights
 
-    net = caffe_pb2.NetParameter(name="tiny")
-    data = net.layer.add(name="data", type="Input", top=["data"])
-    data.input_param.shape.add(dim=[2, 3, 8, 8])
+    net = input_net("tiny", [2, 3, 8, 8])
     net.layer.add(name="relu", type="ReLU", bottom=["data"], top=["data"])
-    conv = net.layer.add(name="conv", type="Convolution", bottom=["data"], top=["conv"])
-    conv.convolution_param.num_output = 4
-    conv.convolution_param.kernel_size.append(3)
+    conv3x3(net, "conv", "data", 4)
     proto = tmp_path / "tiny.prototxt"
     proto.write_text(format_prototxt(net))
     result = CliRunner().invoke(main, ["verify", str(proto), str(cached_weights(net, seed=0))])

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from arch_helpers import VARIANTS, check_all_blobs, random_input
+from arch_helpers import VARIANTS, check_all_blobs, random_input, shadow_blobs
 from conv_cases import combine, make_inputs, write_model
 from test_layers import CASES, PARAMS, SEP, assert_blob_close
 
@@ -106,9 +106,10 @@ def _arch_check(reference, net, weights, x, record) -> None:
     """Caffe and ONNX Runtime on ``x``; the ONNX model is exported from ``net`` as it is (batch 1: its dynamic
     batch dimension takes ``x``'s batch)."""
     caffe = reference.forward(net, weights, x)
-    ours = run_onnx(load_caffe(net, weights), {"data": x})
+    caffenet = load_caffe(net, weights)
+    ours = run_onnx(caffenet, {"data": x})
     ours["data"] = x
-    check_all_blobs(caffe, ours, net, record)
+    check_all_blobs(caffe, ours, shadow_blobs(caffenet, x), net, record)
 
 
 @pytest.mark.parametrize("arch", ARCHS)
