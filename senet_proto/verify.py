@@ -186,7 +186,8 @@ def _onnx_blobs(caffenet, x: dict[str, np.ndarray], fuse_bn: bool) -> dict[str, 
     return dict(zip(output_blobs(model), values, strict=True))
 
 
-def _check_tolerance(name: str, value: float | None) -> None:
+def check_tolerance(name: str, value: float | None) -> None:
+    """A fixed bound given on the command line: a finite number >= 0 (UsageError otherwise)."""
     if value is not None and not (math.isfinite(value) and value >= 0):
         raise UsageError(f"--{name} must be a finite number >= 0, got {value:g}")
 
@@ -212,8 +213,8 @@ def verify(prototxt: str | os.PathLike[str] | caffe_pb2.NetParameter, caffemodel
         require(*NEEDS[t], what=f"verify --to {t}")
     if optimize and "pytorch" not in targets:
         raise UsageError("--optimize applies to the PyTorch module (--to pytorch or all)")
-    _check_tolerance("tolerance", tolerance)
-    _check_tolerance("blob-tolerance", blob_tolerance)
+    check_tolerance("tolerance", tolerance)
+    check_tolerance("blob-tolerance", blob_tolerance)
     fixed = tolerance is not None or blob_tolerance is not None
     if tolerance is None:
         tolerance = FOLDED_TOLERANCE if fuse_bn or optimize else TOLERANCE

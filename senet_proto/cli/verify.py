@@ -6,7 +6,7 @@ import click
 
 from ..errors import VerificationError
 from ..shadow import CAFFE_RATIO, FLOOR, OURS_RATIO
-from ..verify import VERIFY_TARGETS, verify
+from ..verify import VERIFY_TARGETS, check_tolerance, verify
 from .common import guarded, net_weights_pair, verbosity_options
 
 HELP = f"""Convert PROTOTXT + CAFFEMODEL and compare every blob with real Caffe 1.0 on the same input.
@@ -61,6 +61,8 @@ def verify_cmd(prototxt: str, caffemodel: str, target: str, device: str, input_f
                allow_extra: bool, seed: int, all_blobs: bool) -> None:
     from ..nets import resolve_net
 
+    check_tolerance("tolerance", tolerance)  # usage errors before any file is read
+    check_tolerance("blob-tolerance", blob_tolerance)
     targets = VERIFY_TARGETS if target == "all" else (target,)
     with net_weights_pair():
         report = verify(resolve_net(prototxt), caffemodel, targets=targets, device=device, input_file=input_file,

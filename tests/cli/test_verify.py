@@ -227,5 +227,6 @@ def test_an_architecture_id_is_accepted_as_the_net(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["verify", "se-resnet-50", str(model)])
     assert result.exit_code == 1, result.output
     assert result.stderr.strip() == (
-        "senet-proto: error: conv.caffemodel: caffemodel layer 'conv' (Convolution) has 1 blob(s) (4, 3, 3, 3) "
-        "but the prototxt has no such layer (mismatched prototxt/caffemodel pair?)")
+        "senet-proto: error: conv.caffemodel: layer 'conv1/7x7_s2' (Convolution) needs weights but the caffemodel "
+        "has none for it (mismatched prototxt/caffemodel pair? it has weights for 'conv' (Convolution, 1 blob), "
+        "which the prototxt lacks)")
