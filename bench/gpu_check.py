@@ -88,12 +88,12 @@ def make_net(arch: str, shape: tuple[int, int, int, int]):
 
 def _blob_shapes(ls) -> list[tuple[int, ...]]:
     """The learnable blobs of one layer, from its parameters and its bottoms' shapes (Caffe's layouts)."""
-    from senet_proto.analysis.shapes import conv_geometry
+    from senet_proto.caffe.layers.conv import conv_geometry
 
     ly, bottom = ls.layer, ls.bottoms[0] if ls.bottoms else ()
     if ly.type == "Convolution":
         p = ly.convolution_param
-        kernel = conv_geometry(ly, bottom)[0]
+        kernel = conv_geometry(ly, len(bottom) - 2).kernel
         w = (p.num_output, bottom[1] // (p.group or 1), *kernel)
         return [w, (p.num_output,)] if p.bias_term else [w]
     if ly.type == "InnerProduct":

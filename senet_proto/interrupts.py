@@ -62,3 +62,18 @@ def terminate_as_exception() -> Iterator[None]:
             signal.signal(sig, signal.SIG_IGN if handler is _raise and _fired.is_set() else handler)
         if saved and all(handler is not _raise for handler in saved.values()):
             _fired.clear()
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """SIGINT/SIGTERM/SIGHUP held back (delivered when the block ends) around a step that must not be cut in two,
+    such as making a temporary directory and taking note of it for the clean-up."""
+    held = {signal.SIGINT, *SIGNALS}
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)

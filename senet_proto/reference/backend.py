@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CaffeReferenceError
-from ..interrupts import terminate_as_exception
+from ..interrupts import signals_held, terminate_as_exception
 from . import root as rootmod
 
 INROOT_FILES = ("runner.py", "senet_axpy.py")
@@ -211,11 +211,14 @@ def job_dir(backend: Backend | None = None) -> Iterator[Job]:
     else:
         base = Path(tempfile.gettempdir())
     with terminate_as_exception():
-        path = Path(tempfile.mkdtemp(prefix=f"senet-proto-{os.getpid()}-", dir=base))
+        path: Path | None = None
         try:
+            with signals_held():  # a signal right after mkdtemp would leave the directory unnoted
+                path = Path(tempfile.mkdtemp(prefix=f"senet-proto-{os.getpid()}-", dir=base))
             pkg = resources.files("senet_proto.reference") / "inroot"
             for name in INROOT_FILES:
                 (path / name).write_bytes((pkg / name).read_bytes())
             yield Job(backend, path)
         finally:
-            shutil.rmtree(path, ignore_errors=True)
+            if path is not None:
+                shutil.rmtree(path, ignore_errors=True)

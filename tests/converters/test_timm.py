@@ -166,7 +166,7 @@ def test_convert_to_timm_cli_errors(resnet50_files, tmp_path: Path) -> None:
     assert len(result.output.strip().splitlines()) == 1 and not out.exists()
     result = CliRunner().invoke(main, ["convert", str(proto), str(weights), "--to", "onnx", "-o",
                                        str(out.with_suffix(".onnx")), "--timm-model", "legacy_seresnet50"])
-    assert result.exit_code == 2 and "--timm-model applies to --to timm only" in result.output
+    assert result.exit_code == 2 and "--timm-model applies to --to timm" in result.output
     result = CliRunner().invoke(main, ["convert", str(proto), str(weights), "--to", "timm", "-o", str(out),
                                        "--fuse-bn"])
     assert result.exit_code == 2 and "--fuse-bn does not apply" in result.output and not out.exists()
