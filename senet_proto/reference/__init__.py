@@ -26,8 +26,17 @@ with every BatchNorm calibrated in network order on a random input, a random
 moving-average factor f != 1, and one BatchNorm with f == 0 folded harmlessly into
 its Scale; saved by Caffe's ``net.save``), ``train`` (a few SGD steps, the losses)
 and ``backend_info``.
+
+Modules: ``jobs`` (what every job shares: the net, its inputs, the caffemodel, a progress bar), ``blobs``
+(forward, backward), ``weights`` (calibrated weights), ``cache`` (the weights' file cache), ``training``
+(the solver and its steps), ``backend`` (where Caffe runs), ``netprep`` (the in-memory copy Caffe runs).
 """
 
-from .api import INPUT_STD, backend_info, cached_weights, forward, gradients, make_weights, train
+from .backend import backend_info
+from .blobs import forward, gradients
+from .cache import cached_weights
+from .jobs import INPUT_STD
+from .training import train
+from .weights import make_weights
 
 __all__ = ["INPUT_STD", "backend_info", "cached_weights", "forward", "gradients", "make_weights", "train"]

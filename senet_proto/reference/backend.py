@@ -84,6 +84,11 @@ def get_backend() -> Backend:
     return Backend("root", rootmod.ensure_root())
 
 
+def backend_info() -> str:
+    """Which Caffe runs the reference (creating the Debian 11 root if it is needed and missing)."""
+    return get_backend().describe()
+
+
 class Job:
     """A job directory: ``path`` as seen here, ``inner`` as seen by the Python that runs Caffe."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .api import INPUT_STD
+from .jobs import INPUT_STD
 
 BGR_MEAN = (104.0, 117.0, 123.0)
 """The official release's per-channel input mean (B, G, R)."""
