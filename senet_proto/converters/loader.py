@@ -190,14 +190,30 @@ def load_caffe(prototxt: NetLike, caffemodel: NetLike | None, *, allow_extra: bo
         raise CaffemodelError(f"{source or 'caffemodel'}: mixes V1 'layers' and current 'layer' entries")
     prefix = f"{Path(source).name}: " if source else ""
     wanted = {ly.name: ly for ly in layers_for_phase(net, phase)}
-    all_names = {ly.name for ly in net.layer}
+    sources = list(_model_layers(model, preread))
+    ignored = _ignored_sources(sources, {ly.name for ly in net.layer}, allow_extra)
+    result.weights, retyped = _place_weights(sources, wanted, as_python, prefix)
+    _log_retyped(retyped, prefix)
+    _check_all_placed(wanted, result.weights, ignored, prefix)
+    _warn_ignored(ignored, prefix)
+    return result
+
+
+def _ignored_sources(sources: list[_SourceLayer], all_names: set[str], allow_extra: bool) -> list[_SourceLayer]:
+    """Caffe ignores source layers the net lacks; those worth a warning (see the module's docstring), weighted
+    first."""
+    return sorted((src for src in sources if src.name not in all_names and (
+        len(src.blobs) or not (allow_extra or src.type in IGNORED_EXTRA_TYPES))), key=lambda src: not len(src.blobs))
+
+
+def _place_weights(
+    sources: list[_SourceLayer], wanted: dict[str, caffe_pb2.LayerParameter], as_python: set[str], prefix: str
+) -> tuple[dict[str, list[np.ndarray]], dict[tuple[str, str], list[str]]]:
+    """Match the caffemodel's layers to the wanted ones by name, as Caffe does: their checked blobs by layer
+    name, and the names of layers whose type differs, by (prototxt type, caffemodel type)."""
+    weights: dict[str, list[np.ndarray]] = {}
     seen: set[str] = set()
     retyped: dict[tuple[str, str], list[str]] = {}
-    sources = list(_model_layers(model, preread))
-    # Caffe ignores source layers the net lacks; those worth a warning (see the module's docstring), weighted first
-    ignored = sorted((src for src in sources if src.name not in all_names and (
-        len(src.blobs) or not (allow_extra or src.type in IGNORED_EXTRA_TYPES))), key=lambda src: not len(src.blobs))
-    weighted = [src for src in ignored if len(src.blobs)]
     for src in sources:
         target = wanted.get(src.name)
         if target is None:  # as Caffe: ignored
@@ -208,30 +224,47 @@ def load_caffe(prototxt: NetLike, caffemodel: NetLike | None, *, allow_extra: bo
         if src.type and target.type and src.type != target.type and not (
                 src.type == "Python" and src.name in as_python):  # Caffe compares blobs, never types
             retyped.setdefault((target.type, src.type), []).append(src.name)
-        if not len(src.blobs):
-            continue
-        legacy = [_is_legacy(b) for b in src.blobs]
-        arrays = [decode_blob(b, f"{prefix}layer '{src.name}' blob {i}", src.data[i] if src.data else None)
-                  for i, b in enumerate(src.blobs)]
-        result.weights[src.name] = check_blobs(target, arrays, legacy, src.type)
+        if len(src.blobs):
+            weights[src.name] = _layer_weights(src, target, prefix)
+    return weights, retyped
+
+
+def _layer_weights(src: _SourceLayer, target: caffe_pb2.LayerParameter, prefix: str) -> list[np.ndarray]:
+    """One caffemodel layer's blobs decoded and checked against the prototxt layer of its name."""
+    legacy = [_is_legacy(b) for b in src.blobs]
+    arrays = [decode_blob(b, f"{prefix}layer '{src.name}' blob {i}", src.data[i] if src.data else None)
+              for i, b in enumerate(src.blobs)]
+    return check_blobs(target, arrays, legacy, src.type)
+
+
+def _log_retyped(retyped: dict[tuple[str, str], list[str]], prefix: str) -> None:
     for (ours, theirs), layers in retyped.items():
         log.info("%s%d layer(s) %s in the prototxt are %s in the caffemodel (%s); their blobs fit, and weights "
                  "are matched by name as Caffe does", prefix, len(layers), ours, theirs,
                  _first_three([f"'{n}'" for n in layers]))
+
+
+def _check_all_placed(wanted: dict[str, caffe_pb2.LayerParameter], weights: dict[str, list[np.ndarray]],
+                      ignored: list[_SourceLayer], prefix: str) -> None:
+    """Every wanted layer that takes weights has them (Caffe would fill it randomly)."""
+    weighted = [src for src in ignored if len(src.blobs)]
     for name, layer in wanted.items():
-        if name not in result.weights and _needs_weights(layer):
+        if name not in weights and _needs_weights(layer):
             unplaced = f" it has weights for {_listing(weighted)}, which the prototxt lacks" if weighted else ""
             raise CaffemodelError(
                 f"{prefix}layer '{name}' ({layer.type}) needs weights but the caffemodel has none for it"
                 f" (mismatched prototxt/caffemodel pair?{unplaced})"
             )
+
+
+def _warn_ignored(ignored: list[_SourceLayer], prefix: str) -> None:
     if ignored:
+        weighted = any(len(src.blobs) for src in ignored)
         why, hint = (("weights that the prototxt has no place for", "") if weighted else
                      ("names that differ", " (--allow-extra silences this for layers without weights)"))
         log.warning("%signoring %d caffemodel layer(s) that the prototxt lacks: %s; Caffe ignores them too, but %s "
                     "may mean a mismatched prototxt/caffemodel pair%s", prefix, len(ignored), _listing(ignored), why,
                     hint)
-    return result
 
 
 def _first_three(items: list[str]) -> str:
