@@ -4,6 +4,7 @@ pyproject.toml lists outside its extras, linked from the running environment int
 from __future__ import annotations
 
 import re
+import shutil
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -32,8 +33,17 @@ def extra_packages(extra: str) -> set[str]:
     return out
 
 
-def _link_distribution(name: str, site: Path, seen: set[str]) -> None:
-    """Link ``name`` and what it requires (markers evaluated here) from this environment into ``site``."""
+def _place(src: Path, target: Path, copy: bool) -> None:
+    if not copy:
+        target.symlink_to(src)
+    elif src.is_dir():
+        shutil.copytree(src, target, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
+    else:
+        shutil.copy2(src, target)
+
+
+def _link_distribution(name: str, site: Path, seen: set[str], copy: bool = False) -> None:
+    """Link (or copy) ``name`` and what it requires (markers evaluated here) from this environment into ``site``."""
     if name in seen:
         return
     seen.add(name)
@@ -49,18 +59,19 @@ def _link_distribution(name: str, site: Path, seen: set[str]) -> None:
         else:
             target = site / parts[0]
         if not target.exists() and src.exists():
-            target.symlink_to(src)
+            _place(src, target, copy)
     for req in dist.requires or ():
         r = Requirement(req)
         if r.marker is None or r.marker.evaluate({"extra": ""}):
-            _link_distribution(r.name, site, seen)
+            _link_distribution(r.name, site, seen, copy)
 
 
-def link_base_install(site: Path) -> None:
-    """Fill ``site`` (a site-packages or a PYTHONPATH directory) with senet_proto and its base dependencies."""
+def link_base_install(site: Path, copy: bool = False) -> None:
+    """Fill ``site`` (a site-packages or a PYTHONPATH directory) with senet_proto and its base dependencies:
+    links, or copies (``copy``) for another user, who may not reach this checkout or this environment."""
     seen: set[str] = set()
     for req in PYPROJECT["project"]["dependencies"]:
         r = Requirement(req)
         if r.marker is None or r.marker.evaluate():
-            _link_distribution(r.name, site, seen)
-    (site / "senet_proto").symlink_to(REPO / "senet_proto")
+            _link_distribution(r.name, site, seen, copy)
+    _place(REPO / "senet_proto", site / "senet_proto", copy)

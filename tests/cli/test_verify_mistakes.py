@@ -62,13 +62,13 @@ def factor_ignored(monkeypatch, net) -> set[str]:
 
 
 def floor_pooling(monkeypatch, net) -> set[str]:
-    from senet_proto.converters.layers import pool
+    from senet_proto.caffe.layers import pool  # the catalogue's rule, which the converters read
 
-    real = pool.caffe_pool_size
+    real = pool.pooled_size
 
     def floor_size(n: int, k: int, s: int, p: int, any_pad: bool) -> int:
         return min(real(n, k, s, p, any_pad), (n + 2 * p - k) // s + 1)
-    monkeypatch.setattr(pool, "caffe_pool_size", floor_size)
+    monkeypatch.setattr(pool, "pooled_size", floor_size)
     return {_tops(net, "Pooling")[0]}  # pool1: 48 -> 24 with ceil, 23 with floor
 
 
