@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -85,7 +86,12 @@ def test_torchrun_two_cpu_processes_give_the_same_numbers(val_set, timm_dir: Pat
     single = evaluate_json(str(timm_dir), "--data", str(folders))
     torchrun = Path(sys.executable).parent / "torchrun"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
-    cmd = [str(torchrun), "--standalone", "--nproc_per_node=2", "-m", "senet_proto", "evaluate", str(timm_dir),
+    with socket.socket() as s:  # a free loopback port for the rendezvous
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    # one node on 127.0.0.1 (--standalone advertises the host name, which a container may not resolve)
+    cmd = [str(torchrun), "--nnodes=1", "--nproc_per_node=2", "--master_addr=127.0.0.1", f"--master_port={port}",
+           "-m", "senet_proto", "evaluate", str(timm_dir),
            "--data", str(folders), "--json", "--workers", "0", "--batch-size", "2"]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
