@@ -24,6 +24,10 @@ if [ "${#need[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+# the suite's temporary files and weights cache need about 5 GB: say so up front, not as a write error later
+free_gb=$(df -Pk "${TMPDIR:-/tmp}" | awk 'NR == 2 { print int($4 / 1048576) }')
+[ "${free_gb:-0}" -ge 5 ] || echo "test.sh: warning: ${free_gb} GB free in ${TMPDIR:-/tmp}; the suite needs about 5 GB" >&2
+
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 # torch/torchvision pinned: timm needs a torchvision that imports beside its torch.

@@ -3,7 +3,7 @@ Ctrl-C does: nothing is left beside the output, in the temporary directory, in t
 weights cache; one line; the shell's exit code for the signal.
 
 Each command runs as a real process; the signal is sent once its output's temporary file has data in it (the
-conversions) or once its Caffe job directory exists (weights).
+conversions) or once its Caffe job directory exists (weights), looked at while the process is stopped.
 """
 
 from __future__ import annotations
@@ -36,19 +36,41 @@ def se_resnet50(caffe_root, tmp_path_factory) -> tuple[Path, Path]:
     return prototxt, cached_weights(net, seed=0)
 
 
+REPO = Path(__file__).resolve().parents[2]
+
+
 def _start(args: list[str], tmp: Path, **env: str) -> subprocess.Popen[str]:
+    """The command as its own process, importing this checkout's senet_proto (as the tests do), not an install."""
     (tmp / "tmpdir").mkdir(exist_ok=True)
+    path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp,
-                            env={**os.environ, "TMPDIR": str(tmp / "tmpdir"), **env})
+                            env={**os.environ, "TMPDIR": str(tmp / "tmpdir"), "PYTHONPATH": path, **env})
+
+
+def _stopped(proc: subprocess.Popen[str]) -> bool:
+    """True once the process is stopped (SIGSTOP is sent, not awaited: the state in /proc says when it took)."""
+    try:
+        stat = Path(f"/proc/{proc.pid}/stat").read_text()
+    except OSError:
+        return True  # gone
+    return stat.rpartition(")")[2].split()[0] in ("T", "t", "Z", "X")
 
 
 def _signal_when(proc: subprocess.Popen[str], ready: Callable[[], bool], sig: int) -> tuple[str, str]:
+    """Send ``sig`` at the first moment ``ready()`` holds. The process is stopped while ``ready()`` looks, so a
+    fast command cannot finish between the look and the signal (the signal waits for SIGCONT, then lands)."""
     deadline = time.monotonic() + 600
     while proc.poll() is None and time.monotonic() < deadline:
-        if ready():
+        proc.send_signal(signal.SIGSTOP)
+        while not _stopped(proc):
+            time.sleep(0.0005)
+        hit = proc.poll() is None and ready()
+        if hit:
             proc.send_signal(sig)
+        proc.send_signal(signal.SIGCONT)
+        if hit:
             return proc.communicate(timeout=300)
-        time.sleep(0.001)
+        time.sleep(0.002)
     if proc.poll() is None:
         proc.kill()
     _, err = proc.communicate(timeout=300)

@@ -29,20 +29,21 @@ def calibrated_model(name: str, seed: int = 0):
 
 
 @pytest.fixture(scope="session")
-def timm_weights(tmp_path_factory) -> Callable[[str], tuple[object, Path]]:
-    """name -> (the calibrated timm model in eval mode, its state dict as safetensors)."""
+def timm_weights() -> Callable[[str, Path], tuple[object, Path]]:
+    """(name, folder) -> (the calibrated timm model in eval mode, its state dict saved as safetensors in folder).
+    The last model is kept in memory: tests of one model run one after another."""
     from safetensors.torch import save_file
 
-    cache: dict[str, tuple[object, Path]] = {}
-    folder = tmp_path_factory.mktemp("timm-weights")
+    last: dict[str, object] = {}
 
-    def get(name: str) -> tuple[object, Path]:
-        if name not in cache:
-            model = calibrated_model(name)
-            path = folder / f"{name}.safetensors"
-            save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
-            cache[name] = (model, path)
-        return cache[name]
+    def get(name: str, folder: Path) -> tuple[object, Path]:
+        if name not in last:
+            last.clear()
+            last[name] = calibrated_model(name)
+        model = last[name]
+        path = folder / f"{name}.safetensors"
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
+        return model, path
 
     return get
 

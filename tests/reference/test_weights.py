@@ -191,3 +191,25 @@ def test_cache_drops_temporary_files_of_killed_runs(caffe_root, tmp_path, monkey
     os.utime(stale, (time.time() - 2 * 86400,) * 2)
     path = cached_weights(small_se_net(), seed=0)
     assert sorted(p.name for p in folder.iterdir() if not p.name.endswith("lock")) == sorted([path.name, fresh.name])
+
+
+def test_cache_keeps_to_its_size_limit(caffe_root, tmp_path, monkeypatch):
+    """Over the size limit, the least recently used files go first; files used within the hour stay (another
+    worker of the same run may be reading them), and so does the file just made."""
+    import os
+    import time
+
+    from senet_proto.reference import cached_weights
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("SENET_PROTO_CAFFE_ROOT", str(caffe_root))
+    monkeypatch.setenv("SENET_PROTO_WEIGHTS_CACHE_GB", str(0.5 * 2**20 / 2**30))  # 0.5 MiB
+    folder = tmp_path / "senet-proto" / "weights"
+    folder.mkdir(parents=True)
+    ages = {"old-s0-a.caffemodel": 3 * 3600, "older-s0-b.caffemodel": 5 * 3600, "recent-s0-c.caffemodel": 60}
+    for name, age in ages.items():
+        (folder / name).write_bytes(b"\0" * 2**20)
+        os.utime(folder / name, (time.time() - age,) * 2)
+    path = cached_weights(small_se_net(), seed=0)
+    # 3 MiB + the new file: the oldest go; the recent one stays although the cache is still over its limit
+    assert sorted(p.name for p in folder.glob("*.caffemodel")) == sorted([path.name, "recent-s0-c.caffemodel"])
