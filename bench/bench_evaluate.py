@@ -24,7 +24,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's senet_proto, installed or not
 
-from pytorch_vs_timm import TIMM, random_caffenet
+from _random_net import seeded_caffenet
+from pytorch_vs_timm import TIMM
 
 from senet_proto.converters.pytorch import build_module
 from senet_proto.inference.evaluate import evaluate, loader
@@ -64,7 +65,8 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)  # random weights can drive activations into denormals, which time nothing useful
-    clf = classifier_from_module(build_module(random_caffenet(args.arch, args.size)), "pytorch", {}, args.device)
+    caffenet = seeded_caffenet(args.arch, (1, 3, args.size, args.size))
+    clf = classifier_from_module(build_module(caffenet), "pytorch", {}, args.device)
     with tempfile.TemporaryDirectory(prefix="senet-proto-bench-") as tmp:
         folder = Path(tmp) / "n01440764"
         folder.mkdir()

@@ -5,7 +5,8 @@
 Prints the best milliseconds per forward (models interleaved) for: timm's model, the converted module
 (BatchNorm merged), and with BatchNorm folded (--fuse-bn), each also after optimize_for_inference() on the CPU
 (+opt: prepacked oneDNN convolutions), plus ratios to timm. Weights need not be trained
-for speed: the module is built from the generated prototxt with random blobs (no Caffe needed).
+for speed: the module is built from the generated prototxt with seeded random blobs (bench/_random_net.py, no
+Caffe needed).
 """
 
 from __future__ import annotations
@@ -14,71 +15,17 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
+from _random_net import seeded_caffenet
 from _timing import best_times
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's senet_proto, installed or not
 
-from senet_proto.converters.loader import CaffeNet, load_caffe
 from senet_proto.converters.pytorch import build_module
-from senet_proto.generator import GenerateOptions, generate
 
 TIMM = {"se-resnet-50": "legacy_seresnet50", "se-resnet-101": "legacy_seresnet101",
         "se-resnet-152": "legacy_seresnet152", "se-resnext-50": "legacy_seresnext50_32x4d",
         "se-resnext-101": "legacy_seresnext101_32x4d", "senet-154": "legacy_senet154"}
-
-
-def random_caffenet(arch: str, input_size: int = 224) -> CaffeNet:
-    """The generated net with random blobs of the right shapes (shapes from a torch dry run of timm-free code)."""
-    net = generate(arch, GenerateOptions(input_shape=(1, 3, input_size, input_size)))
-    caffenet = load_caffe(net, None)
-    rng = np.random.default_rng(0)
-    shapes: dict[str, tuple[int, ...]] = {}
-    # walk the layers, tracking channel counts to size the blobs
-    for ly in caffenet.layers():
-        if ly.type == "Input":
-            for t, s in zip(ly.top, ly.input_param.shape, strict=True):
-                shapes[t] = tuple(s.dim)
-            continue
-        bottom = shapes.get(ly.bottom[0]) if len(ly.bottom) else None
-        c_in = bottom[1] if bottom else 0
-        if ly.type == "Convolution":
-            p = ly.convolution_param
-            k = p.kernel_size[0] if len(p.kernel_size) else p.kernel_h
-            g = p.group or 1
-            w = (rng.standard_normal((p.num_output, c_in // g, k, k)) * np.sqrt(2.0 / (c_in // g * k * k)))
-            blobs = [w.astype(np.float32)] + ([np.zeros(p.num_output, np.float32)] if p.bias_term else [])
-            caffenet.weights[ly.name] = blobs
-            c_out = p.num_output
-        elif ly.type == "InnerProduct":
-            p = ly.inner_product_param
-            k_in = int(np.prod(bottom[1:])) if bottom else 0
-            caffenet.weights[ly.name] = [(rng.standard_normal((p.num_output, k_in)) * 0.01).astype(np.float32),
-                                         np.zeros(p.num_output, np.float32)]
-            c_out = p.num_output
-        elif ly.type == "BatchNorm":
-            caffenet.weights[ly.name] = [np.zeros(c_in, np.float32), np.ones(c_in, np.float32),
-                                         np.ones(1, np.float32)]
-            c_out = c_in
-        elif ly.type == "Scale" and len(ly.bottom) == 1:
-            caffenet.weights[ly.name] = [np.ones(c_in, np.float32), np.zeros(c_in, np.float32)]
-            c_out = c_in
-        else:
-            c_out = c_in
-        # spatial sizes do not matter for the blob shapes except InnerProduct (after a global pool: 1x1)
-        for t in ly.top:
-            if ly.type == "Pooling" and (ly.pooling_param.global_pooling or ly.pooling_param.kernel_size == 7):
-                shapes[t] = (1, c_out, 1, 1)
-            elif ly.type == "InnerProduct":
-                shapes[t] = (1, c_out)
-            elif ly.type in ("Dropout", "ReLU", "Sigmoid", "BatchNorm", "Scale") and bottom:
-                shapes[t] = bottom  # element-wise: the bottom's shape (a Dropout after the global pool)
-            elif ly.type == "Concat":
-                shapes[t] = (1, sum(shapes[b][1] for b in ly.bottom), 1, 1)
-            else:
-                shapes[t] = (1, c_out, 7, 7)
-    return caffenet
 
 
 def bench(models: dict[str, torch.nn.Module], x: torch.Tensor, iters: int, device: str) -> dict[str, float]:
@@ -107,7 +54,7 @@ def main() -> None:
     fmt = torch.channels_last if args.channels_last else torch.contiguous_format
     x = torch.randn(args.batch, 3, 224, 224, device=args.device).contiguous(memory_format=fmt)
     ref = timm.create_model(TIMM[args.arch], pretrained=False).eval().to(args.device, memory_format=fmt)
-    caffenet = random_caffenet(args.arch)
+    caffenet = seeded_caffenet(args.arch, (1, 3, 224, 224))
     ours = build_module(caffenet).to(args.device, memory_format=fmt)
     fused = build_module(caffenet, fuse_bn=True).to(args.device, memory_format=fmt)
     models = {"timm": ref, "ours": ours, "fused": fused}

@@ -11,17 +11,26 @@ What is counted (the paper's convention: multiply-adds of one forward pass):
 - Not counted: BatchNorm and one-bottom Scale (at inference they fold into the convolution before them),
   ReLU, Sigmoid, TanH, Dropout, Softmax, Eltwise, Concat, Reshape, Flatten, Split, Input.
 
-Learnable parameters: Convolution and InnerProduct weights and biases, Scale's scale and bias blobs. BatchNorm's
+Learnable parameters: the sizes of the blobs Caffe makes for a layer (Convolution and InnerProduct weights and
+biases, Scale and Bias blobs, PReLU slopes: the catalogue's ``made`` rule). BatchNorm's
 three blobs (mean, variance, moving-average factor) are statistics, counted separately as ``stats``.
 """
 
 from __future__ import annotations
+
+import math
 
 from ..caffe.layers import Cost, spec
 from .shapes import LayerShapes
 
 
 def layer_cost(ls: LayerShapes) -> Cost:
-    """One layer's params, stats and MACs (its catalogue entry's ``cost`` rule)."""
+    """One layer's params, stats and MACs: the sizes of the blobs Caffe makes for it (its catalogue entry's
+    ``made`` rule; statistics for BatchNorm) and the entry's ``cost`` rule's multiply-adds."""
     entry = spec(ls.type)
-    return entry.cost(ls.layer, list(ls.bottoms), list(ls.tops)) if entry is not None else Cost()
+    if entry is None:
+        return Cost()
+    bottoms = list(ls.bottoms)
+    size = sum(math.prod(s) for s in entry.made(ls.layer, bottoms)) if entry.made is not None else 0
+    macs = entry.cost(ls.layer, bottoms, list(ls.tops)).macs
+    return Cost(params=0 if entry.statistics else size, stats=size if entry.statistics else 0, macs=macs)

@@ -1,4 +1,4 @@
-"""Ask the real Caffe 1.0 (in the Debian 11 root) for the blob shapes of a batch of nets, in one run."""
+"""Ask the real Caffe 1.0 (in the Debian 11 root) for the blob and parameter shapes of a batch of nets, in one run."""
 
 from __future__ import annotations
 
@@ -18,14 +18,26 @@ caffe.set_mode_cpu()
 out = {}
 for path in sys.argv[1:]:
     net = caffe.Net(path, caffe.TEST)
-    out[os.path.basename(path)] = {name: list(blob.data.shape) for name, blob in net.blobs.items()}
+    out[os.path.basename(path)] = {
+        "blobs": {name: list(blob.data.shape) for name, blob in net.blobs.items()},
+        "params": {name: [list(b.data.shape) for b in blobs] for name, blobs in net.params.items()}}
     sys.stdout.flush()
 print(json.dumps(out))
 """
 
 
-def caffe_blob_shapes(root: Path, nets: dict[str, caffe_pb2.NetParameter]) -> dict[str, dict[str, tuple[int, ...]]]:
+Shapes = dict[str, tuple[int, ...]]
+Params = dict[str, list[tuple[int, ...]]]
+
+
+def caffe_blob_shapes(root: Path, nets: dict[str, caffe_pb2.NetParameter]) -> dict[str, Shapes]:
     """name -> {blob: shape} as Caffe's ``Net.blobs`` reports after loading each net in TEST phase."""
+    return {name: blobs for name, (blobs, _) in caffe_shapes(root, nets).items()}
+
+
+def caffe_shapes(root: Path, nets: dict[str, caffe_pb2.NetParameter]) -> dict[str, tuple[Shapes, Params]]:
+    """name -> ({blob: shape}, {layer: its parameter blobs' shapes}) as Caffe's ``Net.blobs`` and ``Net.params``
+    report after loading each net in TEST phase."""
     tmp = Path(tempfile.mkdtemp(prefix="senet-view-shapes-", dir=root / "tmp"))
     try:
         inside = Path("/tmp") / tmp.name
@@ -39,7 +51,9 @@ def caffe_blob_shapes(root: Path, nets: dict[str, caffe_pb2.NetParameter]) -> di
         if proc.returncode != 0:
             raise AssertionError(f"Caffe failed (rc {proc.returncode}):\n{proc.stderr[-3000:]}")
         raw = json.loads(proc.stdout.strip().splitlines()[-1])
-        return {k.removesuffix(".prototxt"): {b: tuple(s) for b, s in v.items()} for k, v in raw.items()}
+        return {k.removesuffix(".prototxt"): ({b: tuple(s) for b, s in v["blobs"].items()},
+                                             {n: [tuple(s) for s in p] for n, p in v["params"].items()})
+                for k, v in raw.items()}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

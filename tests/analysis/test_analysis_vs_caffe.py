@@ -10,12 +10,14 @@ import re
 from pathlib import Path
 
 import pytest
-from analysis_caffe_helpers import caffe_blob_shapes, caffe_load_failure
+from analysis_caffe_helpers import Params, Shapes, caffe_load_failure
+from analysis_caffe_helpers import caffe_shapes as caffe_net_shapes
 from official_nets import official_path
 
 from senet_proto.analysis import infer_shapes
-from senet_proto.analysis.shapes import with_input_shape
+from senet_proto.analysis.shapes import infer_layers, with_input_shape
 from senet_proto.caffe import caffe_pb2, read_prototxt
+from senet_proto.caffe.layers import spec
 from senet_proto.errors import PrototxtError
 
 
@@ -152,7 +154,28 @@ def misc_cases() -> dict[str, caffe_pb2.NetParameter]:
     _layer(net, "Softmax", ["out"], "prob")
     _layer(net, "TanH", ["x"], "t")
     cases["eltwise_softmax"] = net
-    return cases
+    return cases | blob_cases()
+
+
+def blob_cases() -> dict[str, caffe_pb2.NetParameter]:
+    """Layers whose parameter blobs Caffe shapes from their settings and inputs (the catalogue's ``made``)."""
+    net = _net({"x": (2, 6, 5, 5), "s": (2, 6), "v": (4, 6)})
+    for name, shared in (("p1", False), ("p2", True)):
+        _layer(net, "PReLU", ["x"], name).prelu_param.channel_shared = shared
+    bp = _layer(net, "Bias", ["x"], "b1").bias_param
+    bp.axis, bp.num_axes = 2, 1
+    sp = _layer(net, "Scale", ["x", "s"], "sc").scale_param
+    sp.axis, sp.bias_term = 0, True
+    ip = _layer(net, "InnerProduct", ["x"], "ipt").inner_product_param
+    ip.num_output, ip.transpose, ip.axis = 4, True, 2
+    cp = _layer(net, "Deconvolution", ["x"], "dc").convolution_param
+    cp.num_output, cp.group, cp.bias_term = 4, 2, False
+    cp.kernel_size.append(3)
+    cp = _layer(net, "Convolution", ["x"], "cv").convolution_param
+    cp.num_output, cp.group = 9, 3
+    cp.kernel_h, cp.kernel_w = 1, 3
+    _layer(net, "BatchNorm", ["v"], "bn")
+    return {"blobs_made": net}
 
 
 POOL = [(h, w, k, s, p, pool) for (h, w), (k, s, p), pool in itertools.product(
@@ -227,16 +250,29 @@ CASES = all_cases()
 
 
 @pytest.fixture(scope="module")
-def caffe_shapes(caffe_root: Path) -> dict[str, dict[str, tuple[int, ...]]]:
-    return caffe_blob_shapes(caffe_root, CASES)
+def caffe_shapes(caffe_root: Path) -> dict[str, tuple[Shapes, Params]]:
+    return caffe_net_shapes(caffe_root, CASES)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_shapes_match_caffe(case: str, caffe_shapes: dict[str, dict[str, tuple[int, ...]]]) -> None:
+def test_shapes_match_caffe(case: str, caffe_shapes: dict[str, tuple[Shapes, Params]]) -> None:
     ours = infer_shapes(CASES[case])
     # Caffe adds Split layers (blobs NAME_LAYER_I_split_J) where a blob has several readers
-    theirs = {k: v for k, v in caffe_shapes[case].items() if not re.search(r"_\d+_split_\d+$", k)}
+    theirs = {k: v for k, v in caffe_shapes[case][0].items() if not re.search(r"_\d+_split_\d+$", k)}
     assert ours == theirs
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_made_blobs_match_caffe(case: str, caffe_shapes: dict[str, tuple[Shapes, Params]]) -> None:
+    """The catalogue's ``made`` rule gives every layer's parameter blobs as Caffe allocates them (the generator's
+    weights, the costs' parameter counts and the benchmarks' random nets all read it)."""
+    ours = {}
+    for ls in infer_layers(CASES[case]):
+        entry = spec(ls.type)
+        made = entry.made(ls.layer, list(ls.bottoms)) if entry is not None and entry.made is not None else []
+        if made:
+            ours[ls.name] = [tuple(s) for s in made]
+    assert ours == caffe_shapes[case][1]
 
 
 def test_impossible_input_size_fails_like_caffe(caffe_root: Path) -> None:

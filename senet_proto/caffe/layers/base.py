@@ -18,7 +18,9 @@ Layer: TypeAlias = caffe_pb2.LayerParameter
 ShapeRule = Callable[[Layer, list[Shape]], list[Shape]]
 # (layer, the caffemodel's blobs) -> expected blob shapes (None: any size; (None,): any shape), or None: unchecked
 BlobRule = Callable[[Layer, list[np.ndarray]], "list[tuple[int | None, ...]] | None"]
-# (layer, bottom shapes, top shapes) -> Cost
+# (layer, bottom shapes) -> the shapes of the blobs Caffe makes for the layer (its LayerSetUp)
+MadeBlobsRule = Callable[[Layer, list[Shape]], list[Shape]]
+# (layer, bottom shapes, top shapes) -> Cost (multiply-adds; parameters and statistics come from ``made``)
 CostRule = Callable[[Layer, list[Shape], list[Shape]], "Cost"]
 
 MANY = 1 << 20  # "any number of bottoms"
@@ -41,13 +43,17 @@ def no_cost(layer: Layer, bottoms: list[Shape], tops: list[Shape]) -> Cost:
 class LayerSpec:
     """One Caffe layer type's rules.
 
-    ``blobs`` is None for a parameter-free type; ``refused`` maps a target ("pytorch", "onnx") to the reason it
-    does not convert the type (every other target has a converter registered for it)."""
+    ``blobs`` checks a caffemodel's blobs (None for a parameter-free type); ``made`` gives the blobs' shapes from
+    the bottoms' shapes (what Caffe allocates; their sizes are the layer's parameters, or its statistics where
+    ``statistics`` is set); ``refused`` maps a target ("pytorch", "onnx") to the reason it does not convert the
+    type (every other target has a converter registered for it)."""
 
     type: str
     shape: ShapeRule
     bottoms: tuple[int, int] = (1, 1)
     blobs: BlobRule | None = None
+    made: MadeBlobsRule | None = None
+    statistics: bool = False
     cost: CostRule = no_cost
     in_place: bool = False
     training: bool = False
@@ -64,6 +70,8 @@ CATALOGUE: dict[str, LayerSpec] = {}
 
 def add(*specs: LayerSpec) -> None:
     for s in specs:
+        if (s.blobs is None) != (s.made is None):
+            raise ValueError(f"layer type '{s.type}': a blob check and the made blobs' shapes come together")
         if s.type in CATALOGUE:
             raise ValueError(f"layer type '{s.type}' is in the catalogue twice")
         CATALOGUE[s.type] = s

@@ -84,15 +84,23 @@ def _conv_blobs(layer: Layer, blobs: list[np.ndarray]) -> list[tuple[int | None,
     return [w, (p.num_output,)] if p.bias_term else [w]
 
 
+def _conv_made(layer: Layer, b: list[Shape]) -> list[Shape]:
+    """Caffe's BaseConvolutionLayer::LayerSetUp: weight (num_output, C/group, *kernel), Deconvolution
+    (C, num_output/group, *kernel); bias (num_output,)."""
+    g = _bottom_geometry(layer, b[0])
+    c = b[0][g.axis]
+    w = (c, g.num_output // g.group, *g.kernel) if layer.type == "Deconvolution" else \
+        (g.num_output, c // g.group, *g.kernel)
+    return [w, (g.num_output,)] if g.bias_term else [w]
+
+
 def _conv_cost(layer: Layer, b: list[Shape], t: list[Shape]) -> Cost:
     x = b[0]
     g = _bottom_geometry(layer, x)
     per_out = (x[g.axis] // g.group) * math.prod(g.kernel)
-    weights = g.num_output * per_out
-    bias = g.num_output if g.bias_term else 0
     # Deconvolution: one MAC per weight per input position
     positions = math.prod(t[0]) if layer.type == "Convolution" else math.prod(x) // x[g.axis] * g.num_output
-    return Cost(params=weights + bias, macs=positions * per_out)
+    return Cost(macs=positions * per_out)
 
 
 def _inner_product(layer: Layer, b: list[Shape]) -> list[Shape]:
@@ -109,18 +117,27 @@ def _ip_blobs(layer: Layer, blobs: list[np.ndarray]) -> list[tuple[int | None, .
     return [w, (p.num_output,)] if p.bias_term else [w]
 
 
+def _ip_made(layer: Layer, b: list[Shape]) -> list[Shape]:
+    """Caffe's InnerProductLayer::LayerSetUp: weight (N, K) (transpose: (K, N)), K the size from ``axis`` on;
+    bias (N,)."""
+    p = layer.inner_product_param
+    n, k = int(p.num_output), math.prod(b[0][canonical_axis(p.axis, len(b[0]), layer):])
+    w = (k, n) if p.transpose else (n, k)
+    return [w, (n,)] if p.bias_term else [w]
+
+
 def _ip_cost(layer: Layer, b: list[Shape], t: list[Shape]) -> Cost:
     x = b[0]
     p = layer.inner_product_param
     axis = canonical_axis(p.axis, len(x), layer)
     k, m = math.prod(x[axis:]), math.prod(x[:axis])
-    return Cost(params=p.num_output * k + (p.num_output if p.bias_term else 0), macs=m * k * p.num_output)
+    return Cost(macs=m * k * p.num_output)
 
 
 _NO_DECONV = "no converter for Deconvolution yet"
 add(
-    LayerSpec("Convolution", _convolution, blobs=_conv_blobs, cost=_conv_cost),
-    LayerSpec("Deconvolution", _deconvolution, blobs=_conv_blobs, cost=_conv_cost,
+    LayerSpec("Convolution", _convolution, blobs=_conv_blobs, made=_conv_made, cost=_conv_cost),
+    LayerSpec("Deconvolution", _deconvolution, blobs=_conv_blobs, made=_conv_made, cost=_conv_cost,
               refused={"pytorch": _NO_DECONV, "onnx": _NO_DECONV}),
-    LayerSpec("InnerProduct", _inner_product, blobs=_ip_blobs, cost=_ip_cost),
+    LayerSpec("InnerProduct", _inner_product, blobs=_ip_blobs, made=_ip_made, cost=_ip_cost),
 )

@@ -34,9 +34,10 @@ def _bn_blobs(layer: Layer, blobs: list[np.ndarray]) -> list[tuple[int | None, .
     return [(c,), (c,), (1,)]
 
 
-def _bn_cost(layer: Layer, b: list[Shape], t: list[Shape]) -> Cost:
-    """Statistics, not parameters; no multiply-adds (at inference they fold into the convolution before)."""
-    return Cost(stats=2 * b[0][1] + 1)
+def _bn_made(layer: Layer, b: list[Shape]) -> list[Shape]:
+    """Mean and variance per channel (axis 1; a 1-axis input: one channel) and the moving-average factor."""
+    c = 1 if len(b[0]) == 1 else b[0][1]
+    return [(c,), (c,), (1,)]
 
 
 def scale_shape(layer: Layer, x: Shape) -> Shape:
@@ -75,16 +76,26 @@ def _scale_blobs(layer: Layer, blobs: list[np.ndarray]) -> list[tuple[int | None
     return [tuple(blobs[0].shape) if blobs else (None,)] * n
 
 
-def _scale_cost(layer: Layer, b: list[Shape], t: list[Shape]) -> Cost:
-    """Two bottoms (the SE excitation x·s): one MAC per output element; one bottom folds into a convolution."""
+def _scale_made(layer: Layer, b: list[Shape]) -> list[Shape]:
+    """One bottom: the scale over ``axis``/``num_axes`` (and a bias alike); two bottoms: only the bias, shaped as
+    the second bottom."""
     bias = layer.scale_param.bias_term
     if len(b) == 2:
-        return Cost(params=math.prod(b[1]) if bias else 0, macs=math.prod(t[0]))
-    return Cost(params=math.prod(scale_shape(layer, b[0])) * (2 if bias else 1))
+        return [b[1]] if bias else []
+    return [scale_shape(layer, b[0])] * (2 if bias else 1)
+
+
+def _scale_cost(layer: Layer, b: list[Shape], t: list[Shape]) -> Cost:
+    """Two bottoms (the SE excitation x·s): one MAC per output element; one bottom folds into a convolution."""
+    return Cost(macs=math.prod(t[0])) if len(b) == 2 else Cost()
 
 
 def _bias_blobs(layer: Layer, blobs: list[np.ndarray]) -> list[tuple[int | None, ...]]:
     return [] if len(layer.bottom) > 1 else [tuple(blobs[0].shape) if blobs else (None,)]
+
+
+def _bias_made(layer: Layer, b: list[Shape]) -> list[Shape]:
+    return [] if len(b) == 2 else [scale_shape(layer, b[0])]
 
 
 def _prelu(layer: Layer, b: list[Shape]) -> list[Shape]:
@@ -98,13 +109,14 @@ def _prelu_blobs(layer: Layer, blobs: list[np.ndarray]) -> list[tuple[int | None
     return [()] if layer.prelu_param.channel_shared else [(None,)]
 
 
-def _prelu_cost(layer: Layer, b: list[Shape], t: list[Shape]) -> Cost:
-    return Cost(params=1 if layer.prelu_param.channel_shared else b[0][1])
+def _prelu_made(layer: Layer, b: list[Shape]) -> list[Shape]:
+    return [()] if layer.prelu_param.channel_shared else [(b[0][1],)]
 
 
 add(
-    LayerSpec("BatchNorm", _batch_norm, blobs=_bn_blobs, cost=_bn_cost, in_place=True),
-    LayerSpec("Scale", _scale, (1, 2), blobs=_scale_blobs, cost=_scale_cost, in_place=True),
-    LayerSpec("Bias", _scale, (1, 2), blobs=_bias_blobs, in_place=True),
-    LayerSpec("PReLU", _prelu, blobs=_prelu_blobs, cost=_prelu_cost, in_place=True),
+    # statistics, not parameters; no multiply-adds (at inference they fold into the convolution before)
+    LayerSpec("BatchNorm", _batch_norm, blobs=_bn_blobs, made=_bn_made, statistics=True, in_place=True),
+    LayerSpec("Scale", _scale, (1, 2), blobs=_scale_blobs, made=_scale_made, cost=_scale_cost, in_place=True),
+    LayerSpec("Bias", _scale, (1, 2), blobs=_bias_blobs, made=_bias_made, in_place=True),
+    LayerSpec("PReLU", _prelu, blobs=_prelu_blobs, made=_prelu_made, in_place=True),
 )
