@@ -6,6 +6,7 @@ All nets are loaded by Caffe in one run (module fixture); each case then compare
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from analysis_caffe_helpers import caffe_shapes as caffe_net_shapes
 from official_nets import official_path
 
 from senet_proto.analysis import infer_shapes
+from senet_proto.analysis.costs import layer_cost
 from senet_proto.analysis.shapes import infer_layers, with_input_shape
 from senet_proto.caffe import caffe_pb2, read_prototxt
 from senet_proto.caffe.layers import spec
@@ -266,13 +268,17 @@ def test_shapes_match_caffe(case: str, caffe_shapes: dict[str, tuple[Shapes, Par
 def test_made_blobs_match_caffe(case: str, caffe_shapes: dict[str, tuple[Shapes, Params]]) -> None:
     """The catalogue's ``made`` rule gives every layer's parameter blobs as Caffe allocates them (the generator's
     weights, the costs' parameter counts and the benchmarks' random nets all read it)."""
-    ours = {}
+    ours, counted = {}, {}
     for ls in infer_layers(CASES[case]):
         entry = spec(ls.type)
         made = entry.made(ls.layer, list(ls.bottoms)) if entry is not None and entry.made is not None else []
         if made:
             ours[ls.name] = [tuple(s) for s in made]
-    assert ours == caffe_shapes[case][1]
+            cost = layer_cost(ls)
+            counted[ls.name] = cost.params + cost.stats
+    theirs = caffe_shapes[case][1]
+    assert ours == theirs
+    assert counted == {name: sum(math.prod(s) for s in shapes) for name, shapes in theirs.items()}
 
 
 def test_impossible_input_size_fails_like_caffe(caffe_root: Path) -> None:
