@@ -86,6 +86,34 @@ def timm_slot(name: str) -> TimmSlot | None:
     return TimmSlot(f"{base}.se_module.{_SE_SLOT[kind]}", True, None)
 
 
+# the deep stem of timm's ResNets: conv1 = Sequential(conv, bn, act, conv, bn, act, conv), then bn1
+_RESNET_STEM = {"conv1/7x7_s2": ("conv1", "bn1"), "conv1_1/3x3_s2": ("conv1.0", "conv1.1"),
+                "conv1_2/3x3": ("conv1.3", "conv1.4"), "conv1_3/3x3": ("conv1.6", "bn1")}
+_RESNET_CONV = {"1x1_reduce": "1", "3x3": "2", "1x1_increase": "3"}
+
+
+def resnet_slot(name: str, avg_down: bool) -> TimmSlot | None:
+    """``timm_slot`` for timm's (non-legacy) ResNets with SE attention (``seresnet50``, ``seresnext26d_32x4d``):
+    stem ``conv1``/``bn1`` (a deep stem's ``conv1.0/.3/.6``), blocks ``layerS.B.conv1-3``/``se.fc1-2``, the
+    shortcut ``downsample.0-1`` (``.1-2`` after an average pool: ``avg_down``), classifier ``fc``."""
+    if name in _RESNET_STEM:
+        conv, bn = _RESNET_STEM[name]
+        return TimmSlot(conv, False, bn)
+    if name == "classifier":
+        return TimmSlot("fc", True, None)
+    m = _BLOCK.match(name)
+    if m is None:
+        return None
+    base = f"layer{int(m.group(1)) - 1}.{int(m.group(2)) - 1}"
+    kind = m.group(3)
+    if kind in _RESNET_CONV:
+        return TimmSlot(f"{base}.conv{_RESNET_CONV[kind]}", False, f"{base}.bn{_RESNET_CONV[kind]}")
+    if kind == "1x1_proj":
+        first = 1 if avg_down else 0
+        return TimmSlot(f"{base}.downsample.{first}", False, f"{base}.downsample.{first + 1}")
+    return TimmSlot(f"{base}.se.{_SE_SLOT[kind]}", True, None)
+
+
 def infer_timm_model(caffenet: CaffeNet) -> str:
     """The timm legacy model whose structure the Caffe net has."""
     blocks: dict[int, int] = {}
@@ -143,18 +171,20 @@ def to_timm_state_dict(caffenet: CaffeNet) -> dict[str, np.ndarray]:
     return {k: v if v.ndim == 0 else np.ascontiguousarray(v) for k, v in sd.items()}
 
 
-def caffe_blobs_from_timm(net: caffe_pb2.NetParameter, tensor: Callable[[str], np.ndarray]
+def caffe_blobs_from_timm(net: caffe_pb2.NetParameter, tensor: Callable[[str], np.ndarray],
+                          slot_of: Callable[[str], TimmSlot | None] = timm_slot
                           ) -> Iterator[tuple[str, str, list[np.ndarray]]]:
     """(layer name, type, blobs) of each layer with weights of a net with the release's layer names, read one
-    tensor at a time from a timm legacy state dict (``tensor(key)``): ``to_timm_state_dict`` backwards.
-    BatchNorm gets factor 1 (its mean and variance as they are). Raises naming a layer with no timm slot."""
+    tensor at a time from a timm state dict (``tensor(key)``; a legacy SENet's unless ``slot_of`` says otherwise):
+    ``to_timm_state_dict`` backwards. BatchNorm gets factor 1 (its mean and variance as they are). Raises naming a
+    layer with no timm slot."""
     names = {ly.name for ly in net.layer}
     for layer in net.layer:
         if layer.type not in ("Convolution", "InnerProduct"):
             continue
-        slot = timm_slot(layer.name)
+        slot = slot_of(layer.name)
         if slot is None:
-            raise CaffemodelError(f"layer '{layer.name}' ({layer.type}) has no counterpart in timm's legacy SENets")
+            raise CaffemodelError(f"layer '{layer.name}' ({layer.type}) has no counterpart in the timm model")
         w = tensor(f"{slot.module}.weight")
         if layer.type == "InnerProduct":
             w = w.reshape(w.shape[0], -1)
