@@ -67,13 +67,38 @@ class TimmSlot:
     bn: str | None
 
 
-def timm_slot(name: str) -> TimmSlot | None:
-    """The timm slot of a release layer name (None: the layer has no counterpart in timm's legacy SENets).
-    The one place of the Caffe <-> timm mapping; ``--to timm`` and ``export`` read it in opposite directions."""
-    if name in _STEM:
-        return TimmSlot(f"layer0.conv{_STEM[name]}", False, f"layer0.bn{_STEM[name]}")
+@dataclass(frozen=True)
+class TimmLayout:
+    """How a timm model names its modules: the stem's (Caffe name -> conv, bn), the classifier, the SE module in a
+    block, and the index of the projection convolution in ``downsample`` (1 after an average pool)."""
+
+    stem: Mapping[str, tuple[str, str]]
+    classifier: str
+    se: str
+    proj: int = 0
+
+
+LEGACY_LAYOUT = TimmLayout({name: (f"layer0.conv{i}", f"layer0.bn{i}") for name, i in _STEM.items()},
+                           "last_linear", "se_module")
+# timm's ResNets (seresnet50, seresnext26d_32x4d, ...): conv1/bn1, or a deep stem conv1 = Sequential(conv, bn, act,
+# conv, bn, act, conv) then bn1; blocks' SE module ``se``; classifier ``fc``
+_RESNET_STEM = {"conv1/7x7_s2": ("conv1", "bn1"), "conv1_1/3x3_s2": ("conv1.0", "conv1.1"),
+                "conv1_2/3x3": ("conv1.3", "conv1.4"), "conv1_3/3x3": ("conv1.6", "bn1")}
+
+
+def resnet_layout(avg_down: bool) -> TimmLayout:
+    return TimmLayout(_RESNET_STEM, "fc", "se", 1 if avg_down else 0)
+
+
+def timm_slot(name: str, layout: TimmLayout = LEGACY_LAYOUT) -> TimmSlot | None:
+    """The timm slot of a release layer name (None: the layer has no counterpart in the timm model; by default
+    timm's legacy SENets). The one place of the Caffe <-> timm mapping; ``--to timm`` and ``export`` read it in
+    opposite directions."""
+    if name in layout.stem:
+        conv, bn = layout.stem[name]
+        return TimmSlot(conv, False, bn)
     if name == "classifier":
-        return TimmSlot("last_linear", True, None)
+        return TimmSlot(layout.classifier, True, None)
     m = _BLOCK.match(name)
     if m is None:
         return None
@@ -82,36 +107,8 @@ def timm_slot(name: str) -> TimmSlot | None:
     if kind in _CONV_SLOT:
         return TimmSlot(f"{base}.conv{_CONV_SLOT[kind]}", False, f"{base}.bn{_CONV_SLOT[kind]}")
     if kind == "1x1_proj":
-        return TimmSlot(f"{base}.downsample.0", False, f"{base}.downsample.1")
-    return TimmSlot(f"{base}.se_module.{_SE_SLOT[kind]}", True, None)
-
-
-# the deep stem of timm's ResNets: conv1 = Sequential(conv, bn, act, conv, bn, act, conv), then bn1
-_RESNET_STEM = {"conv1/7x7_s2": ("conv1", "bn1"), "conv1_1/3x3_s2": ("conv1.0", "conv1.1"),
-                "conv1_2/3x3": ("conv1.3", "conv1.4"), "conv1_3/3x3": ("conv1.6", "bn1")}
-_RESNET_CONV = {"1x1_reduce": "1", "3x3": "2", "1x1_increase": "3"}
-
-
-def resnet_slot(name: str, avg_down: bool) -> TimmSlot | None:
-    """``timm_slot`` for timm's (non-legacy) ResNets with SE attention (``seresnet50``, ``seresnext26d_32x4d``):
-    stem ``conv1``/``bn1`` (a deep stem's ``conv1.0/.3/.6``), blocks ``layerS.B.conv1-3``/``se.fc1-2``, the
-    shortcut ``downsample.0-1`` (``.1-2`` after an average pool: ``avg_down``), classifier ``fc``."""
-    if name in _RESNET_STEM:
-        conv, bn = _RESNET_STEM[name]
-        return TimmSlot(conv, False, bn)
-    if name == "classifier":
-        return TimmSlot("fc", True, None)
-    m = _BLOCK.match(name)
-    if m is None:
-        return None
-    base = f"layer{int(m.group(1)) - 1}.{int(m.group(2)) - 1}"
-    kind = m.group(3)
-    if kind in _RESNET_CONV:
-        return TimmSlot(f"{base}.conv{_RESNET_CONV[kind]}", False, f"{base}.bn{_RESNET_CONV[kind]}")
-    if kind == "1x1_proj":
-        first = 1 if avg_down else 0
-        return TimmSlot(f"{base}.downsample.{first}", False, f"{base}.downsample.{first + 1}")
-    return TimmSlot(f"{base}.se.{_SE_SLOT[kind]}", True, None)
+        return TimmSlot(f"{base}.downsample.{layout.proj}", False, f"{base}.downsample.{layout.proj + 1}")
+    return TimmSlot(f"{base}.{layout.se}.{_SE_SLOT[kind]}", True, None)
 
 
 def infer_timm_model(caffenet: CaffeNet) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from ..converters.timm import TimmSlot, resnet_slot
+from ..converters.timm import TimmSlot, resnet_layout, timm_slot
 from ..errors import UsageError
 from ..generator.template import Template, parse_template
 from ..optional import import_optional
@@ -35,7 +35,7 @@ class ResNetArch:
     avg_down: bool
 
     def slot(self, name: str) -> TimmSlot | None:
-        return resnet_slot(name, self.avg_down)
+        return timm_slot(name, resnet_layout(self.avg_down))
 
 
 class _Refused(Exception):
