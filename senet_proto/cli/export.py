@@ -22,6 +22,9 @@ MODEL is one of:
   a timm legacy SENet name (legacy_seresnet50/101/152, legacy_seresnext50_32x4d,
   legacy_seresnext101_32x4d, legacy_senet154) with --weights FILE: safetensors, or a
   PyTorch state dict (read with torch.load(weights_only=True); nothing else is unpickled);
+  a timm SE ResNet name (seresnet50, seresnext50_32x4d, seresnext26d_32x4d, ...) with
+  --weights FILE: its template is read from timm's model; a timm model Caffe cannot
+  express exactly is refused, naming the part;
   a timm folder (config.json + model.safetensors);
   a .safetensors written by `senet-proto convert --to timm` or `--to pytorch`.
 

@@ -67,13 +67,38 @@ class TimmSlot:
     bn: str | None
 
 
-def timm_slot(name: str) -> TimmSlot | None:
-    """The timm slot of a release layer name (None: the layer has no counterpart in timm's legacy SENets).
-    The one place of the Caffe <-> timm mapping; ``--to timm`` and ``export`` read it in opposite directions."""
-    if name in _STEM:
-        return TimmSlot(f"layer0.conv{_STEM[name]}", False, f"layer0.bn{_STEM[name]}")
+@dataclass(frozen=True)
+class TimmLayout:
+    """How a timm model names its modules: the stem's (Caffe name -> conv, bn), the classifier, the SE module in a
+    block, and the index of the projection convolution in ``downsample`` (1 after an average pool)."""
+
+    stem: Mapping[str, tuple[str, str]]
+    classifier: str
+    se: str
+    proj: int = 0
+
+
+LEGACY_LAYOUT = TimmLayout({name: (f"layer0.conv{i}", f"layer0.bn{i}") for name, i in _STEM.items()},
+                           "last_linear", "se_module")
+# timm's ResNets (seresnet50, seresnext26d_32x4d, ...): conv1/bn1, or a deep stem conv1 = Sequential(conv, bn, act,
+# conv, bn, act, conv) then bn1; blocks' SE module ``se``; classifier ``fc``
+_RESNET_STEM = {"conv1/7x7_s2": ("conv1", "bn1"), "conv1_1/3x3_s2": ("conv1.0", "conv1.1"),
+                "conv1_2/3x3": ("conv1.3", "conv1.4"), "conv1_3/3x3": ("conv1.6", "bn1")}
+
+
+def resnet_layout(avg_down: bool) -> TimmLayout:
+    return TimmLayout(_RESNET_STEM, "fc", "se", 1 if avg_down else 0)
+
+
+def timm_slot(name: str, layout: TimmLayout = LEGACY_LAYOUT) -> TimmSlot | None:
+    """The timm slot of a release layer name (None: the layer has no counterpart in the timm model; by default
+    timm's legacy SENets). The one place of the Caffe <-> timm mapping; ``--to timm`` and ``export`` read it in
+    opposite directions."""
+    if name in layout.stem:
+        conv, bn = layout.stem[name]
+        return TimmSlot(conv, False, bn)
     if name == "classifier":
-        return TimmSlot("last_linear", True, None)
+        return TimmSlot(layout.classifier, True, None)
     m = _BLOCK.match(name)
     if m is None:
         return None
@@ -82,8 +107,8 @@ def timm_slot(name: str) -> TimmSlot | None:
     if kind in _CONV_SLOT:
         return TimmSlot(f"{base}.conv{_CONV_SLOT[kind]}", False, f"{base}.bn{_CONV_SLOT[kind]}")
     if kind == "1x1_proj":
-        return TimmSlot(f"{base}.downsample.0", False, f"{base}.downsample.1")
-    return TimmSlot(f"{base}.se_module.{_SE_SLOT[kind]}", True, None)
+        return TimmSlot(f"{base}.downsample.{layout.proj}", False, f"{base}.downsample.{layout.proj + 1}")
+    return TimmSlot(f"{base}.{layout.se}.{_SE_SLOT[kind]}", True, None)
 
 
 def infer_timm_model(caffenet: CaffeNet) -> str:
@@ -143,18 +168,20 @@ def to_timm_state_dict(caffenet: CaffeNet) -> dict[str, np.ndarray]:
     return {k: v if v.ndim == 0 else np.ascontiguousarray(v) for k, v in sd.items()}
 
 
-def caffe_blobs_from_timm(net: caffe_pb2.NetParameter, tensor: Callable[[str], np.ndarray]
+def caffe_blobs_from_timm(net: caffe_pb2.NetParameter, tensor: Callable[[str], np.ndarray],
+                          slot_of: Callable[[str], TimmSlot | None] = timm_slot
                           ) -> Iterator[tuple[str, str, list[np.ndarray]]]:
     """(layer name, type, blobs) of each layer with weights of a net with the release's layer names, read one
-    tensor at a time from a timm legacy state dict (``tensor(key)``): ``to_timm_state_dict`` backwards.
-    BatchNorm gets factor 1 (its mean and variance as they are). Raises naming a layer with no timm slot."""
+    tensor at a time from a timm state dict (``tensor(key)``; a legacy SENet's unless ``slot_of`` says otherwise):
+    ``to_timm_state_dict`` backwards. BatchNorm gets factor 1 (its mean and variance as they are). Raises naming a
+    layer with no timm slot."""
     names = {ly.name for ly in net.layer}
     for layer in net.layer:
         if layer.type not in ("Convolution", "InnerProduct"):
             continue
-        slot = timm_slot(layer.name)
+        slot = slot_of(layer.name)
         if slot is None:
-            raise CaffemodelError(f"layer '{layer.name}' ({layer.type}) has no counterpart in timm's legacy SENets")
+            raise CaffemodelError(f"layer '{layer.name}' ({layer.type}) has no counterpart in the timm model")
         w = tensor(f"{slot.module}.weight")
         if layer.type == "InnerProduct":
             w = w.reshape(w.shape[0], -1)

@@ -1,7 +1,8 @@
 """Export timm / PyTorch SENets to Caffe: the generator's prototxt and a caffemodel written blob by blob.
 
 The prototxt is the generator's (the release's templates and layer names, ``--se-style``/``--squeeze`` as in
-``generate``), with the classifier sized by the weights; the blobs are the ``--to timm`` mapping read backwards
+``generate``; for timm's non-legacy SE ResNets a template read from the timm model, ``timm_resnet``), with the
+classifier sized by the weights; the blobs are the ``--to timm`` mapping read backwards
 (``converters.timm.caffe_blobs_from_timm``). Conventions: the weights' recorded ones (``input``, ``class_order``)
 are changed into the requested ones (default: the release's, bgr255 and official); weights that record none
 are exported as they are, so that the Caffe net computes what the PyTorch model computes on the same tensor.
@@ -10,7 +11,7 @@ are exported as they are, so that the Caffe net computes what the PyTorch model 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,11 +20,12 @@ import numpy as np
 from ..caffe import caffe_pb2, format_prototxt
 from ..converters.conventions import ConvertOptions, change_conventions, metadata
 from ..converters.loader import CaffeNet
-from ..converters.timm import TIMM_ARCHS, caffe_blobs_from_timm, check_against_timm
+from ..converters.timm import TIMM_ARCHS, TimmSlot, caffe_blobs_from_timm, check_against_timm, timm_slot
 from ..fsutil import atomic_open_many, check_output_path
-from ..generator import GenerateOptions, generate
+from ..generator import GenerateOptions, Template, generate
 from .caffemodel import write_caffemodel
 from .sources import WeightSource, open_source
+from .timm_resnet import resnet_arch
 
 __all__ = ["ExportOptions", "WeightSource", "export_caffe", "open_source"]
 
@@ -60,8 +62,19 @@ def _header(source: WeightSource, dst: ConvertOptions, known: bool) -> str:
     return "\n".join(lines)
 
 
+SlotOf = Callable[[str], TimmSlot | None]
+
+
+def _arch(model: str) -> tuple[str | Template, str, SlotOf]:
+    """(the architecture id or template, the classifier's timm module, where each layer's weights live)."""
+    if model in TIMM_ARCHS:
+        return TIMM_ARCHS[model], "last_linear", timm_slot
+    arch = resnet_arch(model)
+    return arch.template, "fc", arch.slot
+
+
 def _blob_stream(net: caffe_pb2.NetParameter, source: WeightSource, src: ConvertOptions,
-                 dst: ConvertOptions) -> Iterator[tuple[str, str, Sequence[np.ndarray]]]:
+                 dst: ConvertOptions, slot_of: SlotOf) -> Iterator[tuple[str, str, Sequence[np.ndarray]]]:
     """Each layer's blobs, the input convolutions' and the classifier's changed to ``dst``'s conventions."""
     changed: dict[str, list[np.ndarray]] = {}
     if src != dst:
@@ -70,9 +83,9 @@ def _blob_stream(net: caffe_pb2.NetParameter, source: WeightSource, src: Convert
         part = caffe_pb2.NetParameter()  # only the layers whose weights conventions change (and their BatchNorm)
         part.layer.extend(ly for ly in net.layer if ly.name in wanted or ly.name.split("/bn")[0] in wanted)
         stem = CaffeNet(net=net, weights={name: list(blobs) for name, _, blobs in
-                                          caffe_blobs_from_timm(part, source.read)}, source=source.description)
+                                          caffe_blobs_from_timm(part, source.read, slot_of)}, source=source.description)
         changed = change_conventions(stem, src, dst).weights
-    for name, type_, blobs in caffe_blobs_from_timm(net, source.read):
+    for name, type_, blobs in caffe_blobs_from_timm(net, source.read, slot_of):
         yield name, type_, changed.get(name, blobs)
 
 
@@ -82,16 +95,17 @@ def export_caffe(source: WeightSource, prototxt: str | os.PathLike[str], caffemo
     for out in (prototxt, caffemodel):
         check_output_path(out, force=force)
     src, dst, known = _conventions(source, options)
-    if "last_linear.weight" not in source.shapes:
+    arch, classifier, slot_of = _arch(source.model)
+    if f"{classifier}.weight" not in source.shapes:
         check_against_timm(source.shapes, source.model, 1000, what="export")  # names what is missing
-    num_classes = int(source.shapes["last_linear.weight"][0])
+    num_classes = int(source.shapes[f"{classifier}.weight"][0])
     check_against_timm(source.shapes, source.model, num_classes, what="export")
     gen = GenerateOptions(se_style=options.se_style, squeeze=options.squeeze, input_shape=options.input_shape,
                           num_classes=num_classes)
     gen.validate()
-    net = generate(TIMM_ARCHS[source.model], gen)
+    net = generate(arch, gen)
     text = format_prototxt(net, header=_header(source, dst, known))
     with atomic_open_many([caffemodel, prototxt], "wb", force=force) as (model_file, text_file):
-        write_caffemodel(model_file, net.name, _blob_stream(net, source, src, dst))
+        write_caffemodel(model_file, net.name, _blob_stream(net, source, src, dst, slot_of))
         text_file.write(text.encode("utf-8"))
     return Path(prototxt), Path(caffemodel)

@@ -1,4 +1,5 @@
-"""What ``export`` reads: a timm legacy SENet's state dict and the conventions its file records.
+"""What ``export`` reads: a timm SENet's state dict (a legacy SENet, or an SE ResNet that ``timm_resnet`` reads)
+and the conventions its file records.
 
 - a timm model name with ``--weights FILE``: safetensors, or a PyTorch state dict read with
   ``torch.load(weights_only=True)`` (nothing else is unpickled);
@@ -23,13 +24,14 @@ import numpy as np
 from ..converters.conventions import ConvertOptions
 from ..converters.timm import TIMM_ARCHS, TIMM_MODELS
 from ..errors import CaffemodelError, UsageError
+from .timm_resnet import resnet_arch
 
 SAFETENSORS_FORMATS = ("timm-state-dict", "pytorch-module")
 
 
 @dataclass
 class WeightSource:
-    """A timm legacy state dict: key -> shape, a reader of one tensor, and the recorded conventions (or None)."""
+    """A timm state dict: key -> shape, a reader of one tensor, and the recorded conventions (or None)."""
 
     model: str
     shapes: dict[str, tuple[int, ...]]
@@ -101,14 +103,17 @@ def _torch_state_dict(path: Path) -> dict[str, np.ndarray]:
 
 
 def _check_model(model: str) -> str:
-    if model not in TIMM_ARCHS:
-        # timm's other SE nets (seresnet50, seresnext50_32x4d, ...) are timm ResNets with SE attention (stride on
-        # the 3x3, a stem max pool rounding down): no template of the release describes them
-        other = (" (timm's non-legacy SE nets differ from the release's structure, which the templates describe; "
-                 "they are not supported)") \
-            if model.startswith(("seresnet", "seresnext", "senet")) else ""
+    """A legacy SENet, or a timm SE ResNet whose structure Caffe expresses exactly (else one line saying why)."""
+    if model in TIMM_ARCHS:
+        return model
+    try:
+        resnet_arch(model)
+    except UsageError as e:
+        if not str(e).startswith("unknown timm model"):
+            raise
         raise UsageError(f"unknown timm model {model!r}: export takes timm's legacy SENets "
-                         f"({', '.join(TIMM_MODELS)}), a timm folder or a senet-proto safetensors file{other}")
+                         f"({', '.join(TIMM_MODELS)}), timm's SE ResNets (e.g. seresnet50, seresnext50_32x4d, "
+                         "seresnext26d_32x4d), a timm folder or a senet-proto safetensors file") from None
     return model
 
 
@@ -185,7 +190,5 @@ def open_source(model: str, weights: str | None) -> WeightSource:
         if fmt == "timm-state-dict" and meta.get("timm_model"):
             return WeightSource(_check_model(meta["timm_model"]), shapes, read, path.name, _recorded(meta), meta)
         raise UsageError(f"{path}: names no timm model; give the model name with --weights {path}")
-    if model in TIMM_ARCHS:
-        raise UsageError(f"{model}: give its weights with --weights FILE (nothing is downloaded)")
     _check_model(model)
-    raise AssertionError("unreachable")
+    raise UsageError(f"{model}: give its weights with --weights FILE (nothing is downloaded)")

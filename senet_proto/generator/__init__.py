@@ -51,7 +51,9 @@ ARCH_IDS = (
 ARCHITECTURES: dict[str, ArchInfo] = {a: ArchInfo(a, TEMPLATE_DIR / f"{a}.toml") for a in ARCH_IDS}
 
 
-def resolve_template(arch_or_template: str | Path) -> Template:
+def resolve_template(arch_or_template: str | Path | Template) -> Template:
+    if isinstance(arch_or_template, Template):
+        return arch_or_template
     if isinstance(arch_or_template, Path):
         return load_template(arch_or_template)
     info = ARCHITECTURES.get(arch_or_template)
@@ -60,7 +62,7 @@ def resolve_template(arch_or_template: str | Path) -> Template:
     return load_template(info.template)
 
 
-def generate(arch_or_template: str | Path, options: GenerateOptions | None = None) -> caffe_pb2.NetParameter:
+def generate(arch_or_template: str | Path | Template, options: GenerateOptions | None = None) -> caffe_pb2.NetParameter:
     """The NetParameter of an architecture id (or a template file) with the given options, checked with Caffe's
     graph rules (``caffe.validate.check_graph``) in each phase it has before anyone writes it."""
     template = resolve_template(arch_or_template)

@@ -26,9 +26,14 @@ def block(b: NetBuilder, t: Template, opts: GenerateOptions, bn_global: bool | N
     y = conv_bn(b, f"{prefix}_3x3", y, t.mid_width[stage], 3, s_mid, group=t.groups,
                 relu=f"{prefix}_3x3/relu", bn_global=bn_global)
     y = conv_bn(b, f"{prefix}_1x1_increase", y, t.out_width[stage], 1, bn_global=bn_global)
-    gate = excite(b, prefix, y, opts) if opts.se_style != "none" else None
+    hidden = t.se_width[stage] if t.se_width else None
+    gate = excite(b, prefix, y, opts, hidden) if opts.se_style != "none" else None
     shortcut = x
-    if first:
+    if first and t.shortcut == "avg":  # ResNet-D: average pool (stride 1: none), then a 1x1 convolution
+        if stride != 1:
+            x = b.pool(f"{prefix}_proj_pool", x, "AVE", stride, stride)
+        shortcut = conv_bn(b, f"{prefix}_1x1_proj", x, t.out_width[stage], 1, bn_global=bn_global)
+    elif first:
         shortcut = conv_bn(b, f"{prefix}_1x1_proj", x, t.out_width[stage], t.proj_kernel[stage], stride,
                            bn_global=bn_global)
     if gate is None:

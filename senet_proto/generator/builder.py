@@ -133,6 +133,24 @@ class NetBuilder:
         self.shapes[name] = shape
         return name
 
+    def crop_end(self, name: str, bottom: str, size: tuple[int, int]) -> str:
+        """Keep the first ``size`` rows and columns of a 4-D blob: a Slice per axis that is too long, its rest
+        consumed by a Silence layer (stock Caffe 1.0 layers; Caffe would otherwise make the rest a net output)."""
+        x = bottom
+        for axis, (suffix, keep) in enumerate((("h", size[0]), ("w", size[1])), start=2):
+            if self.shapes[x][axis] == keep:
+                continue
+            top, rest = f"{name}/crop_{suffix}", f"{name}/crop_{suffix}/rest"
+            layer = self._layer(top, "Slice", [x], [top, rest])
+            layer.slice_param.axis = axis
+            layer.slice_param.slice_point.append(keep)
+            self._layer(f"{top}/silence", "Silence", [rest], [])
+            shape = list(self.shapes[x])
+            shape[axis] = keep
+            self.shapes[top] = tuple(shape)
+            x = top
+        return x
+
     def global_pool(self, name: str, bottom: str, engine_caffe: bool = True) -> str:
         layer = self._layer(name, "Pooling", [bottom], [name])
         p = layer.pooling_param

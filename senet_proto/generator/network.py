@@ -62,8 +62,17 @@ def _stem(b: NetBuilder, t: Template, x: str, bn_global: bool | None) -> str:
             b.batchnorm_scale(x, bn_global)
             b.relu(item.relu, x)
         else:
+            _, _, h, w = b.shapes[x]
             x = b.pool(item.name, x, item.method, item.kernel, item.stride, item.pad)
+            if item.round == "floor":
+                x = b.crop_end(item.name, x, (floor_pooled_size(h, item), floor_pooled_size(w, item)))
     return x
+
+
+def floor_pooled_size(size: int, spec: PoolSpec) -> int:
+    """The pooled size in floor mode (PyTorch's default); Caffe's ceil-mode windows start at the same places, so
+    its first outputs are these."""
+    return (size + 2 * spec.pad - spec.kernel) // spec.stride + 1
 
 
 def _head_pool(b: NetBuilder, spec: PoolSpec, x: str) -> str:

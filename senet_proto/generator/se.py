@@ -7,13 +7,15 @@ from .builder import NetBuilder
 from .options import GenerateOptions
 
 
-def excite(b: NetBuilder, prefix: str, x: str, opts: GenerateOptions) -> str:
-    """Pool -> squeeze -> ReLU -> excite -> Sigmoid on blob ``x``; return the gate blob (N×C×1×1 or N×C)."""
+def excite(b: NetBuilder, prefix: str, x: str, opts: GenerateOptions, hidden: int | None = None) -> str:
+    """Pool -> squeeze -> ReLU -> excite -> Sigmoid on blob ``x``; return the gate blob (N×C×1×1 or N×C).
+    ``hidden``: the squeeze's width (a template's ``se_width``); None: channels // ``opts.reduction``."""
     channels = b.shapes[x][1]
-    hidden = channels // opts.reduction
-    if hidden < 1:  # refused rather than silently clamped to a 1-channel bottleneck
-        raise UsageError(f"--reduction {opts.reduction} is larger than the {channels} channels of SE block "
-                         f"'{prefix}' (its bottleneck would have no channel); use at most {channels}")
+    if hidden is None:
+        hidden = channels // opts.reduction
+        if hidden < 1:  # refused rather than silently clamped to a 1-channel bottleneck
+            raise UsageError(f"--reduction {opts.reduction} is larger than the {channels} channels of SE block "
+                             f"'{prefix}' (its bottleneck would have no channel); use at most {channels}")
     pooled = b.global_pool(f"{prefix}_global_pool", x)
     if opts.squeeze == "conv":
         down = b.conv(f"{prefix}_1x1_down", pooled, hidden, kernel=1, bias=True, explicit_stride=True)

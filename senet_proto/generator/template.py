@@ -41,6 +41,9 @@ class PoolSpec:
     kernel: int
     stride: int
     pad: int = 0
+    # "floor": the pooled size PyTorch's floor mode gives (Caffe 1.0 rounds up; the extra last row/column is
+    # sliced off where the sizes differ)
+    round: str = "ceil"
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,8 @@ class Template:
     stride_on: str = "reduce"
     proj_kernel: tuple[int, ...] = ()
     first_stage: int = 2
+    se_width: tuple[int, ...] = ()  # the SE bottleneck's width per stage; empty: channels // --reduction
+    shortcut: str = "conv"  # the first block's projection: "conv" (strided), "avg" (average pool, then 1x1 conv)
     # inception kind
     modules: tuple[InceptionModule, ...] = ()
 
@@ -140,14 +145,22 @@ class _Reader:
 
 
 def _pool(r: _Reader) -> PoolSpec:
-    r.unknown({"name", "pool", "method", "kernel", "stride", "pad"})
+    r.unknown({"name", "pool", "method", "kernel", "stride", "pad", "round"})
     return PoolSpec(
         name=r.get("name", str),
         method=r.get("method", str, "MAX", choices=("MAX", "AVE")),
         kernel=r.positive("kernel"),
         stride=r.positive("stride"),
         pad=r.get("pad", int, 0),
+        round=r.get("round", str, "ceil", choices=("ceil", "floor")),
     )
+
+
+def _head_pool(r: _Reader) -> PoolSpec:
+    spec = _pool(r)
+    if spec.round != "ceil":
+        raise r._err("round", "only a stem pool may round down (the head pools the whole plane)")
+    return spec
 
 
 def _stem(r: _Reader) -> tuple[StemConv | PoolSpec, ...]:
@@ -206,7 +219,7 @@ def parse_template(data: dict[str, Any], source: str) -> Template:
         kind=kind,
         explicit_stride=r.get("explicit_stride", bool, True),
         stem=_stem(r),
-        head_pool=_pool(head.table("pool")),
+        head_pool=_head_pool(head.table("pool")),
         dropout=dropout,
         classifier=head.get("classifier", str, "classifier"),
         prob=head.get("prob", str, "prob"),
@@ -215,7 +228,7 @@ def parse_template(data: dict[str, Any], source: str) -> Template:
         r.unknown(common | {"stages"})
         s = r.table("stages")
         s.unknown({"first", "blocks", "reduce_width", "mid_width", "out_width", "groups", "strides",
-                   "stride_on", "proj_kernel"})
+                   "stride_on", "proj_kernel", "se_width", "shortcut"})
         blocks = s.ints("blocks")
         n = len(blocks)
         fields.update(
@@ -228,6 +241,8 @@ def parse_template(data: dict[str, Any], source: str) -> Template:
             strides=s.ints("strides", n),
             stride_on=s.get("stride_on", str, "reduce", choices=("reduce", "3x3")),
             proj_kernel=tuple(s.get("proj_kernel", list, [1] * n)),
+            se_width=s.ints("se_width", n) if "se_width" in s.data else (),
+            shortcut=s.get("shortcut", str, "conv", choices=("conv", "avg")),
         )
         if len(fields["proj_kernel"]) != n or any(k not in (1, 3) for k in fields["proj_kernel"]):
             raise TemplateError(f"{source}: key 'stages.proj_kernel': expected {n} entries, each 1 or 3")

@@ -34,10 +34,24 @@ def resnet18_weights(tmp_path_factory) -> Path:
 
 
 @pytest.mark.parametrize(("name", "says"), [("legacy_seresnet51", "legacy_seresnext50_32x4d"),
-                                            ("seresnet50", "non-legacy SE nets differ")])
+                                            ("seresnet51", "timm's SE ResNets (e.g. seresnet50")])
 def test_an_unknown_timm_model_is_refused(tmp_path, name, says) -> None:
     code, line = run(tmp_path, name, "--weights", "w.safetensors")
     assert code == 2 and f"unknown timm model '{name}'" in line and says in line
+    assert_nothing_written(tmp_path)
+
+
+@pytest.mark.parametrize(("name", "says"), [
+    ("ecaresnet50d", "the attention layer layer1.0.se is EcaModule, not SE"),
+    ("seresnetaa50d", "the stem pool is AvgPool2d(kernel_size=2"),
+    ("seresnet18", "layer1.0 is a BasicBlock"),
+    ("resnet50", "layer1.0.se has no attention layer"),
+    ("efficientnet_b0", "a timm EfficientNet, not a ResNet"),
+])
+def test_a_timm_model_caffe_cannot_express_is_refused_naming_the_part(tmp_path, name, says) -> None:
+    """timm models other than the legacy SENets and the SE ResNets whose every part Caffe computes exactly."""
+    code, line = run(tmp_path, name, "--weights", "w.safetensors")
+    assert code == 2 and f"{name}: " in line and says in line, line
     assert_nothing_written(tmp_path)
 
 

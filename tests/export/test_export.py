@@ -40,15 +40,23 @@ def assert_scores_close(actual: np.ndarray, expected: np.ndarray) -> None:
     np.testing.assert_allclose(actual, expected, rtol=0, atol=SCORE_TOL * span)
 
 
-def exported(timm_weights, tmp: Path, name: str, style: str, squeeze: str):
+def exported(timm_weights, tmp: Path, name: str, style: str, squeeze: str, shape: tuple[int, ...] = SHAPE,
+             folder: bool = False):
     """timm's scores on a random x, x, and the exported prototxt and caffemodel (in the test's own folder, removed
-    when the test passes: six nets' files kept to the end of the session would take GBs)."""
+    when the test passes: six nets' files kept to the end of the session would take GBs). ``folder``: the weights
+    as a timm folder (config.json naming the architecture + model.safetensors) instead of a name and --weights."""
     model, weights = timm_weights(name, tmp)
-    x = np.random.default_rng(1).standard_normal(SHAPE).astype(np.float32)
+    x = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
     with torch.no_grad():
         scores = model(torch.from_numpy(x)).numpy()
-    proto, caffemodel = export(tmp, name, "--weights", str(weights), "--se-style", style,
-                               "--squeeze", squeeze, "--input-shape", ",".join(map(str, SHAPE)))
+    source = [name, "--weights", str(weights)]
+    if folder:
+        (tmp / "timm-dir").mkdir()
+        weights.rename(tmp / "timm-dir" / "model.safetensors")
+        (tmp / "timm-dir" / "config.json").write_text(f'{{"architecture": "{name}"}}')
+        source = [str(tmp / "timm-dir")]
+    proto, caffemodel = export(tmp, *source, "--se-style", style, "--squeeze", squeeze,
+                               "--input-shape", ",".join(map(str, shape)))
     return scores, x, proto, caffemodel
 
 
@@ -58,6 +66,11 @@ def test_real_caffe_and_opencv_compute_what_timm_computes(reference, timm_weight
     """Real Caffe runs the export with timm's scores; so does OpenCV's dnn, where the export has stock layers
     only (--se-style scale)."""
     scores, x, proto, caffemodel = exported(timm_weights, tmp_path, name, style, squeeze)
+    check_runs(reference, scores, x, proto, caffemodel, style)
+
+
+def check_runs(reference, scores: np.ndarray, x: np.ndarray, proto: Path, caffemodel: Path, style: str) -> None:
+    """Real Caffe's scores (and OpenCV's, for --se-style scale) equal timm's."""
     assert float(scores.std()) > 0.1  # calibrated: the scores are not all alike
     out = reference.forward(proto, caffemodel, x, blobs=["classifier"])["classifier"]
     assert_scores_close(out, scores)
@@ -72,6 +85,25 @@ def test_real_caffe_and_opencv_compute_what_timm_computes(reference, timm_weight
         cvnet.enableWinograd(False)  # OpenCV's Winograd 3x3 convolutions round differently (see bench/README.md)
         cvnet.setInput(x)
         assert_scores_close(cvnet.forward("classifier").reshape(scores.shape), scores)
+
+
+# timm's non-legacy SE ResNets, their template read from the timm model: the stride on the 3x3, the stem max pool
+# in floor mode (at H = 224 Caffe's ceil-mode pool has a row more, sliced off), a deep stem and average-pool
+# shortcuts (the d variant; W = 225 makes its ceil-mode average pools' last windows partial), read from a timm folder
+RESNET_CASES = [
+    ("seresnet50", "axpy", "conv", SHAPE, False),
+    ("seresnext50_32x4d", "scale", "fc", SHAPE, False),
+    ("seresnext26d_32x4d", "scale", "conv", (2, 3, 224, 225), True),
+]
+
+
+@pytest.mark.parametrize(("name", "style", "squeeze", "shape", "folder"), RESNET_CASES)
+def test_timm_se_resnets_export_with_timms_outputs(reference, timm_weights, tmp_path, name, style, squeeze,
+                                                   shape, folder) -> None:
+    scores, x, proto, caffemodel = exported(timm_weights, tmp_path, name, style, squeeze, shape, folder)
+    check_runs(reference, scores, x, proto, caffemodel, style)
+    slices = [ly for ly in read_prototxt(proto).layer if ly.type == "Slice"]
+    assert [ly.slice_param.axis for ly in slices] == ([2] if shape[2] == 224 else [])  # only where sizes differ
 
 
 def _blobs(prototxt: Path | object, caffemodel: Path) -> dict[str, list[np.ndarray]]:

@@ -9,7 +9,7 @@ import pytest
 
 from senet_proto.caffe.validate import check_graph
 from senet_proto.errors import TemplateError
-from senet_proto.generator import ARCHITECTURES, generate, load_template
+from senet_proto.generator import ARCHITECTURES, GenerateOptions, generate, load_template
 
 RESNET_50 = ARCHITECTURES["se-resnet-50"].template.read_text()
 
@@ -45,6 +45,20 @@ def test_user_template_with_wider_groups(tmp_path: Path) -> None:
     assert conv.convolution_param.group == 64 and conv.convolution_param.num_output == 256
 
 
+@pytest.mark.parametrize(("h", "w", "slices"), [(224, 224, [2, 3]), (225, 225, []), (225, 224, [3])])
+def test_a_floor_mode_stem_pool_slices_off_what_caffe_adds(tmp_path: Path, h, w, slices) -> None:
+    """Caffe 1.0 pools in ceil mode: a stem pool with round = "floor" keeps PyTorch's size, slicing off the extra
+    last row/column (the rest consumed by a Silence layer) only on the axes where the sizes differ."""
+    text = RESNET_50.replace('method = "MAX"', 'method = "MAX"\npad = 1\nround = "floor"')
+    net = generate(_user_template(tmp_path, text), GenerateOptions(input_shape=(1, 3, h, w)))
+    cuts = [ly for ly in net.layer if ly.type == "Slice"]
+    assert [ly.slice_param.axis for ly in cuts] == slices
+    assert [ly.slice_param.slice_point[0] for ly in cuts] == [56] * len(slices)  # floor((112 + 2 - 3) / 2) + 1
+    assert [ly.bottom[0] for ly in net.layer if ly.type == "Silence"] == [ly.top[1] for ly in cuts]
+    assert next(ly for ly in net.layer if ly.name == "conv2_1_1x1_reduce").bottom[0] == \
+        (cuts[-1].top[0] if cuts else "pool1/3x3_s2")
+
+
 @pytest.mark.parametrize(
     ("edit", "words"),
     [
@@ -58,6 +72,9 @@ def test_user_template_with_wider_groups(tmp_path: Path) -> None:
         (lambda t: t.replace("[head]", "[head]\nsize = 1"), "'head.size': unknown key"),
         (lambda t: t.replace("[head]", "[head\n"), "not valid TOML"),
         (lambda t: t.replace("num_output = 64", "num_output = -64"), "'stem[0].num_output'"),
+        (lambda t: t.replace("stride = 1 }", 'stride = 1, round = "floor" }'), "'head.pool.round': only a stem"),
+        (lambda t: t.replace("[stages]", "[stages]\nse_width = [16, 32]"), "'stages.se_width': expected 4"),
+        (lambda t: t.replace("[stages]", '[stages]\nshortcut = "pool"'), "'stages.shortcut': must be one of"),
     ],
 )
 def test_malformed_templates_name_the_key(tmp_path: Path, edit, words: str) -> None:
