@@ -109,25 +109,29 @@ class Job:
         except OSError:
             shutil.copyfile(source, dest)
 
+    def _entered(self, env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+        """The command prefix and environment that run a program for this job: in the root (entered as this
+        user can, ``root.enter_command``) with a clean environment, or on this host with ours plus ``env``."""
+        if self.backend.kind != "root":
+            return [], {**os.environ, **env}
+        assert self.backend.root is not None
+        env = {**env, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"}
+        for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            if key in os.environ:
+                env[key] = os.environ[key]
+        return rootmod.enter_command(self.backend.root), env
+
     def run(self, job: dict[str, Any], on_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
         (self.path / "job.json").write_text(json.dumps(job))
-        env = {
+        extra = os.environ.get("PYTHONPATH") if self.backend.kind != "root" else None
+        prefix, env = self._entered({
             "GLOG_minloglevel": "2",
-            "PYTHONPATH": self.inner,
+            "PYTHONPATH": self.inner + (os.pathsep + extra if extra else ""),
             "PYTHONDONTWRITEBYTECODE": "1",
             "MPLBACKEND": "Agg",
-        }
-        if self.backend.kind == "root":
-            assert self.backend.root is not None
-            env.update({"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"})
-            for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-                if key in os.environ:
-                    env[key] = os.environ[key]
-            cmd = [*rootmod.enter_command(self.backend.root), "python3", f"{self.inner}/runner.py", self.inner]
-        else:
-            extra = os.environ.get("PYTHONPATH")
-            env = {**os.environ, **env, "PYTHONPATH": self.inner + (os.pathsep + extra if extra else "")}
-            cmd = [sys.executable, f"{self.inner}/runner.py", self.inner]
+        })
+        python = "python3" if self.backend.kind == "root" else sys.executable
+        cmd = [*prefix, python, f"{self.inner}/runner.py", self.inner]
         stderr_path = self.path / "stderr.txt"
         with open(stderr_path, "wb") as err:
             try:
@@ -156,17 +160,8 @@ class Job:
     def tool(self, argv: list[str], cwd: str = ".") -> str:
         """Run one of Caffe's command-line tools (``caffe train --solver ...``) in folder ``cwd`` of the job
         (Caffe resolves the files' relative paths from there); return its log."""
-        env = {"GLOG_logtostderr": "1", "LANG": "C.UTF-8", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/tmp"}
-        for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-            if key in os.environ:
-                env[key] = os.environ[key]
-        where = f"{self.inner}/{cwd}"
-        if self.backend.kind == "root":
-            assert self.backend.root is not None
-            cmd = ["chroot", str(self.backend.root), "env", "-C", where, *argv]
-        else:
-            env["PATH"] = os.environ.get("PATH", env["PATH"])
-            cmd = ["env", "-C", where, *argv]
+        prefix, env = self._entered({"GLOG_logtostderr": "1"})
+        cmd = [*prefix, "env", "-C", f"{self.inner}/{cwd}", *argv]
         try:
             proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
         except OSError as e:

@@ -36,12 +36,15 @@ import json, sys
 import numpy as np
 from senet_proto.caffe import read_prototxt
 from senet_proto.reference import backend_info, forward
+from senet_proto.reference.backend import job_dir
 from senet_proto.reference.root import ensure_root
 root = ensure_root()
 x = np.load(sys.argv[2])
 y = forward(read_prototxt(sys.argv[1]), inputs=x)["y"]
 np.save(sys.argv[3], y)
-print(json.dumps({"root": str(root), "backend": backend_info()}))
+with job_dir() as job:  # Caffe's command-line tools (caffe train in the training tests), entered the same way
+    tool = job.tool(["caffe", "--version"])
+print(json.dumps({"root": str(root), "backend": backend_info(), "tool": tool}))
 """
 
 
@@ -153,6 +156,7 @@ def test_an_unprivileged_user_creates_the_root_and_runs_caffe(unprivileged):
     assert proc.returncode == 0, proc.stderr[-3000:]
     info = json.loads(proc.stdout.strip().splitlines()[-1])
     assert info["root"] == str(work / "root") and str(work / "root") in info["backend"]
+    assert "caffe version 1.0.0" in info["tool"]
     assert (work / "root" / "usr/bin/python3").stat().st_uid == work.stat().st_uid  # made by that user
     np.testing.assert_allclose(np.load(work / "y.npy"), (1 + 2 * x) ** 2, rtol=1e-6, atol=1e-6)
     # the README's command, as that user
