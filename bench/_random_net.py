@@ -28,15 +28,14 @@ def seeded_caffenet(arch: str, shape: tuple[int, int, int, int], seed: int = SEE
     """The generated net with random weights (He-scaled convolutions and InnerProducts, Scale gammas in
     [0.7, 1.3], small biases), every BatchNorm calibrated in network order on a random batch in float64."""
     from senet_proto.analysis.shapes import infer_layers
-    from senet_proto.caffe.layers import spec
+    from senet_proto.caffe.layers import made_blobs
     from senet_proto.converters.loader import load_caffe
 
     net = make_net(arch, shape)
     caffenet = load_caffe(net, None)
     rng = np.random.default_rng(seed)
     for ls in infer_layers(net):
-        entry = spec(ls.type)
-        shapes = entry.made(ls.layer, list(ls.bottoms)) if entry is not None and entry.made is not None else []
+        shapes = made_blobs(ls.layer, list(ls.bottoms))
         if not shapes:
             continue
         if ls.type == "BatchNorm":

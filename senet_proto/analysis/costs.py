@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 
-from ..caffe.layers import Cost, spec
+from ..caffe.layers import Cost, made_blobs, spec
 from .shapes import LayerShapes
 
 
@@ -31,6 +31,6 @@ def layer_cost(ls: LayerShapes) -> Cost:
     if entry is None:
         return Cost()
     bottoms = list(ls.bottoms)
-    size = sum(math.prod(s) for s in entry.made(ls.layer, bottoms)) if entry.made is not None else 0
+    size = sum(math.prod(s) for s in made_blobs(ls.layer, bottoms))
     macs = entry.cost(ls.layer, bottoms, list(ls.tops)).macs
     return Cost(params=0 if entry.statistics else size, stats=size if entry.statistics else 0, macs=macs)

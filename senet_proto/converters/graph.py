@@ -128,10 +128,6 @@ def batchnorm_stats(node: Node) -> tuple[np.ndarray, np.ndarray]:
     return bn_statistics(*node.blobs)
 
 
-def _uses_global_stats(node: Node) -> bool:
-    return uses_global_stats(node.layer)
-
-
 def _is_channel_scale(node: Node, channels: int) -> bool:
     if node.type != "Scale" or len(node.bottoms) != 1 or not node.blobs:
         return False
@@ -200,7 +196,7 @@ def folded_weight(w: np.ndarray, s: np.ndarray, i: int = 0, j: int | None = None
 def _fold_batchnorm_pair(node: Node, nxt: Node, lazy: bool = False) -> Node | None:
     if not (
         node.type == "Convolution" and nxt.type == "BatchNorm"
-        and _uses_global_stats(nxt) and nxt.bottoms == node.tops and node.blobs
+        and uses_global_stats(nxt.layer) and nxt.bottoms == node.tops and node.blobs
         and (nxt.blobs or "mean" in nxt.attrs)
     ):
         return None

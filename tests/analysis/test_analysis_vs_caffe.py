@@ -19,7 +19,7 @@ from senet_proto.analysis import infer_shapes
 from senet_proto.analysis.costs import layer_cost
 from senet_proto.analysis.shapes import infer_layers, with_input_shape
 from senet_proto.caffe import caffe_pb2, read_prototxt
-from senet_proto.caffe.layers import spec
+from senet_proto.caffe.layers import made_blobs
 from senet_proto.errors import PrototxtError
 
 
@@ -270,8 +270,7 @@ def test_made_blobs_match_caffe(case: str, caffe_shapes: dict[str, tuple[Shapes,
     weights, the costs' parameter counts and the benchmarks' random nets all read it)."""
     ours, counted = {}, {}
     for ls in infer_layers(CASES[case]):
-        entry = spec(ls.type)
-        made = entry.made(ls.layer, list(ls.bottoms)) if entry is not None and entry.made is not None else []
+        made = made_blobs(ls.layer, list(ls.bottoms))
         if made:
             ours[ls.name] = [tuple(s) for s in made]
             cost = layer_cost(ls)

@@ -12,9 +12,8 @@ Adding a type: an entry in the family module (or a new module imported below), o
 from __future__ import annotations
 
 from . import activation, conv, data, norm, pool, shape  # noqa: F401  (fill the catalogue)
-from .base import CATALOGUE, MANY, Cost, LayerSpec, Shape, canonical_axis, spatial, where
+from .base import CATALOGUE, MANY, Cost, Layer, LayerSpec, Shape, canonical_axis, spatial, where
 
-TYPES = frozenset(CATALOGUE)
 PARAMETER_FREE_TYPES = frozenset(t for t, s in CATALOGUE.items() if s.parameter_free)
 TRAINING_TYPES = frozenset(t for t, s in CATALOGUE.items() if s.training)
 
@@ -24,10 +23,17 @@ def spec(layer_type: str) -> LayerSpec | None:
     return CATALOGUE.get(layer_type)
 
 
+def made_blobs(layer: Layer, bottoms: list[Shape]) -> list[Shape]:
+    """The shapes of the blobs Caffe makes for ``layer`` on inputs of these shapes (its entry's ``made`` rule;
+    none for a parameter-free or unknown type)."""
+    entry = CATALOGUE.get(layer.type)
+    return entry.made(layer, bottoms) if entry is not None and entry.made is not None else []
+
+
 def converted_types(target: str) -> frozenset[str]:
     """The types a target ("pytorch", "onnx") converts: every catalogue type it does not refuse."""
     return frozenset(t for t, s in CATALOGUE.items() if target not in s.refused)
 
 
-__all__ = ["CATALOGUE", "MANY", "PARAMETER_FREE_TYPES", "TRAINING_TYPES", "TYPES", "Cost", "LayerSpec", "Shape",
-           "canonical_axis", "converted_types", "spatial", "spec", "where"]
+__all__ = ["CATALOGUE", "MANY", "PARAMETER_FREE_TYPES", "TRAINING_TYPES", "Cost", "LayerSpec", "Shape",
+           "canonical_axis", "converted_types", "made_blobs", "spatial", "spec", "where"]

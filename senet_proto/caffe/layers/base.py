@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeAlias
@@ -125,7 +124,3 @@ def positive(shape: Shape, layer: Layer) -> Shape:
 def same(layer: Layer, b: list[Shape]) -> list[Shape]:
     """Tops shaped like the first bottom."""
     return [b[0]] * max(1, len(layer.top))
-
-
-def count(shape: Shape) -> int:
-    return math.prod(shape)
