@@ -30,12 +30,7 @@ Shapes = dict[str, tuple[int, ...]]
 Params = dict[str, list[tuple[int, ...]]]
 
 
-def caffe_blob_shapes(root: Path, nets: dict[str, caffe_pb2.NetParameter]) -> dict[str, Shapes]:
-    """name -> {blob: shape} as Caffe's ``Net.blobs`` reports after loading each net in TEST phase."""
-    return {name: blobs for name, (blobs, _) in caffe_shapes(root, nets).items()}
-
-
-def caffe_shapes(root: Path, nets: dict[str, caffe_pb2.NetParameter]) -> dict[str, tuple[Shapes, Params]]:
+def caffe_net_shapes(root: Path, nets: dict[str, caffe_pb2.NetParameter]) -> dict[str, tuple[Shapes, Params]]:
     """name -> ({blob: shape}, {layer: its parameter blobs' shapes}) as Caffe's ``Net.blobs`` and ``Net.params``
     report after loading each net in TEST phase."""
     tmp = Path(tempfile.mkdtemp(prefix="senet-view-shapes-", dir=root / "tmp"))
@@ -61,7 +56,7 @@ def caffe_shapes(root: Path, nets: dict[str, caffe_pb2.NetParameter]) -> dict[st
 def caffe_load_failure(root: Path, net: caffe_pb2.NetParameter) -> str:
     """Caffe's error output when loading ``net`` fails; AssertionError if Caffe accepts it."""
     try:
-        caffe_blob_shapes(root, {"net": net})
+        caffe_net_shapes(root, {"net": net})
     except AssertionError as e:
         return str(e)
     raise AssertionError("Caffe accepted the net")

@@ -11,8 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
-from analysis_caffe_helpers import Params, Shapes, caffe_load_failure
-from analysis_caffe_helpers import caffe_shapes as caffe_net_shapes
+from analysis_caffe_helpers import Params, Shapes, caffe_load_failure, caffe_net_shapes
 from official_nets import official_path
 
 from senet_proto.analysis import infer_shapes
