@@ -3,6 +3,7 @@ pyproject.toml lists outside its extras, linked from the running environment int
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import sys
@@ -18,6 +19,13 @@ else:  # pragma: no cover
 
 REPO = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
+
+
+def checkout_env(**extra: str) -> dict[str, str]:
+    """Our environment for a subprocess that must import this checkout's senet_proto (as the tests do), not the
+    venv's installed copy, which may be older; ``extra`` added."""
+    path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path, **extra}
 
 
 def extra_packages(extra: str) -> set[str]:

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
+from bare_env import extra_packages
 
 from senet_proto.errors import MissingDependencyError, SenetProtoError
 from senet_proto.optional import PACKAGES, import_optional, require
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bare_env import extra_packages
 
 
 @pytest.mark.parametrize("module", sorted(PACKAGES))

@@ -7,7 +7,6 @@ the run there meets no first-time error, and the committed Caffe reference is ch
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ SCRIPT = REPO / "bench" / "gpu_check.py"
 sys.path.insert(0, str(SCRIPT.parent))
 
 import gpu_check  # noqa: E402
+from bare_env import checkout_env  # noqa: E402
 
 from senet_proto.generator import ARCHITECTURES  # noqa: E402
 
@@ -27,7 +27,7 @@ from senet_proto.generator import ARCHITECTURES  # noqa: E402
 @pytest.fixture(scope="module")
 def quick_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
     out = tmp_path_factory.mktemp("gpu-check")
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = checkout_env()
     proc = subprocess.run([sys.executable, str(SCRIPT), str(out), "--device", "cpu", "--quick"], env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=1200)
     assert (out / "report.json").is_file(), proc.stdout[-3000:]

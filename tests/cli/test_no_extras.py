@@ -15,12 +15,10 @@ import venv
 from pathlib import Path
 
 import pytest
+from bare_env import extra_packages, link_base_install
 
 from senet_proto.caffe import write_prototxt
 from senet_proto.cli import COMMANDS
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bare_env import extra_packages, link_base_install
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "reference"))
 from caffe_nets import small_se_net

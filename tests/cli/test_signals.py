@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from bare_env import checkout_env
 
 from senet_proto.caffe import write_prototxt
 
@@ -36,15 +37,11 @@ def se_resnet50(caffe_root, tmp_path_factory) -> tuple[Path, Path]:
     return prototxt, cached_weights(net, seed=0)
 
 
-REPO = Path(__file__).resolve().parents[2]
-
-
 def _start(args: list[str], tmp: Path, **env: str) -> subprocess.Popen[str]:
     """The command as its own process, importing this checkout's senet_proto (as the tests do), not an install."""
     (tmp / "tmpdir").mkdir(exist_ok=True)
-    path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp,
-                            env={**os.environ, "TMPDIR": str(tmp / "tmpdir"), "PYTHONPATH": path, **env})
+                            env=checkout_env(TMPDIR=str(tmp / "tmpdir"), **env))
 
 
 def _stopped(proc: subprocess.Popen[str]) -> bool:

@@ -8,16 +8,15 @@ weight must be dropped or bypassed (a weight loaded, changed in place, moved, co
 from __future__ import annotations
 
 import copy
-import os
 import pickle
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from bare_env import checkout_env
 
 from senet_proto.converters.layers.conv import Conv2d, prepack_convolutions
 
@@ -183,9 +182,8 @@ def test_tracing_and_exporting_record_the_plain_convolution() -> None:
 
 def test_torch_compile_runs_the_module() -> None:
     """In a subprocess: torch.compile patches nn.Module for good (test_torch_layout checks its attributes)."""
-    repo = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.run([sys.executable, "-c", COMPILE], capture_output=True, text=True, timeout=600, env=env)
+    proc = subprocess.run([sys.executable, "-c", COMPILE], capture_output=True, text=True, timeout=600,
+                          env=checkout_env())
     assert proc.returncode == 0, proc.stderr[-2000:]
     diff, scale = map(float, proc.stdout.split())
     assert diff <= 1e-5 * max(scale, 1.0), f"compiled module differs by {diff:.3g} (outputs up to {scale:.3g})"

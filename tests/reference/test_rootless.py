@@ -23,11 +23,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from bare_env import link_base_install
 
 from senet_proto.caffe import caffe_pb2, write_prototxt
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bare_env import link_base_install
 
 pytestmark = [pytest.mark.slow, pytest.mark.caffe]
 

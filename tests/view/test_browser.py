@@ -18,6 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from bare_env import checkout_env
 from view_cdp import Chromium
 from view_helpers import decode_png, official
 
@@ -47,7 +48,7 @@ def _read_line(proc: subprocess.Popen[str], timeout: float) -> str:
 def test_netron_page_shows_the_graph(tmp_path: Path) -> None:
     exe = _chromium()
     spec = str(official("SE-ResNet-50"))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    env = checkout_env()
     server = subprocess.Popen([sys.executable, "-c", "from senet_proto.cli import main; main()", "view", spec],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     browser = None
