@@ -73,7 +73,7 @@ if __name__ == "__main__":
     _ensure_protobuf()
 
 import numpy as np  # noqa: E402
-from _random_net import INPUT_STD, SEED, make_net, seeded_caffenet  # noqa: E402, F401  (bench/, on sys.path)
+from _random_net import INPUT_STD, SEED, seeded_caffenet  # noqa: E402  (bench/, on sys.path)
 
 # --- weights from a seed ---------------------------------------------------------------------------------------
 
@@ -157,9 +157,9 @@ def equivalence(archs: tuple[str, ...], shape: tuple[int, int, int, int], device
         caffenet = seeded_caffenet(arch, shape)
         blob = score_blob(caffenet)
         x = make_input(shape)
-        ref = scores(build_module(caffenet), x, "cpu", blob)
-        dev_module = build_module(caffenet).to(device)
-        ours = scores(dev_module, x, device, blob)
+        dev_module = build_module(caffenet)
+        ref = scores(dev_module, x, "cpu", blob)
+        ours = scores(dev_module.to(device), x, device, blob)
         row: dict[str, Any] = {"arch": arch, "input": list(shape), "scores_blob": blob,
                                "device_vs_cpu": rel_err(ours, ref), "bound": EQUIV_BOUND,
                                "score_scale": float(np.max(np.abs(ref)))}
@@ -187,8 +187,8 @@ def reference_path(arch: str = REFERENCE_ARCH) -> Path:
 def make_reference(arch: str = REFERENCE_ARCH, shape: tuple[int, int, int, int] = REFERENCE_SHAPE,
                    out: Path | None = None) -> Path:
     """Run real Caffe here on the seeded weights; save its scores and probabilities with the weights' fingerprint."""
-    from senet_proto.caffe import caffe_pb2
     from senet_proto.converters.graph import build_graph
+    from senet_proto.export.caffemodel import write_caffemodel
     from senet_proto.reference import forward
 
     caffenet = seeded_caffenet(arch, shape)
@@ -198,18 +198,13 @@ def make_reference(arch: str = REFERENCE_ARCH, shape: tuple[int, int, int, int] 
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         model = Path(tmp) / "w.caffemodel"
-        msg = caffe_pb2.NetParameter(name=caffenet.net.name)
-        for layer in caffenet.layers():
-            if layer.name in caffenet.weights:
-                saved = msg.layer.add(name=layer.name, type=layer.type)
-                for arr in caffenet.weights[layer.name]:
-                    proto = saved.blobs.add()
-                    proto.shape.dim.extend(arr.shape)
-                    proto.data.extend(np.asarray(arr, np.float32).ravel())
-        model.write_bytes(msg.SerializeToString())
-        (inp,) = build_graph(caffenet).inputs
+        with model.open("wb") as f:
+            write_caffemodel(f, caffenet.net.name, ((ly.name, ly.type, caffenet.weights[ly.name])
+                                                    for ly in caffenet.layers() if ly.name in caffenet.weights))
+        graph = build_graph(caffenet)
+        (inp,) = graph.inputs
         blobs = forward(caffenet.net, model, {inp: x})
-    outputs = build_graph(caffenet).outputs
+    outputs = graph.outputs
     np.savez_compressed(out, input=x, scores=blobs[blob], outputs=np.array(outputs),
                         **{f"out_{i}": blobs[o] for i, o in enumerate(outputs)},
                         fingerprint=np.array(json.dumps(fingerprint(caffenet))), blob=np.array(blob),
@@ -314,8 +309,9 @@ def speed(arch: str, shape_hw: tuple[int, int], batches: tuple[int, ...], device
     blob = score_blob(caffenet)
     rows = []
     for batch in batches:
-        x32 = torch.from_numpy(make_input((batch, 3, *shape_hw))).to(device)
-        ref = scores(variants["plain"][0], make_input((batch, 3, *shape_hw)), device, blob)
+        x_np = make_input((batch, 3, *shape_hw))
+        x32 = torch.from_numpy(x_np).to(device)
+        ref = scores(variants["plain"][0], x_np, device, blob)
         for name, (ours, tm, fmt, mode) in variants.items():
             if name == "torch.compile" and batch != compile_batch:
                 continue
