@@ -96,14 +96,12 @@ def export_caffe(source: WeightSource, prototxt: str | os.PathLike[str], caffemo
         check_output_path(out, force=force)
     src, dst, known = _conventions(source, options)
     arch, classifier, slot_of = _arch(source.model)
-    if f"{classifier}.weight" not in source.shapes:
-        check_against_timm(source.shapes, source.model, 1000, what="export")  # names what is missing
-    num_classes = int(source.shapes[f"{classifier}.weight"][0])
+    # the class count follows the weights; without a classifier, the check names what is missing
+    num_classes = int(source.shapes.get(f"{classifier}.weight", (1000,))[0])
     check_against_timm(source.shapes, source.model, num_classes, what="export")
     gen = GenerateOptions(se_style=options.se_style, squeeze=options.squeeze, input_shape=options.input_shape,
                           num_classes=num_classes)
-    gen.validate()
-    net = generate(arch, gen)
+    net = generate(arch, gen)  # checks the options first
     text = format_prototxt(net, header=_header(source, dst, known))
     with atomic_open_many([caffemodel, prototxt], "wb", force=force) as (model_file, text_file):
         write_caffemodel(model_file, net.name, _blob_stream(net, source, src, dst, slot_of))

@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 
 from ..converters.conventions import ConvertOptions
-from ..converters.timm import TIMM_ARCHS, TIMM_MODELS
+from ..converters.timm import TIMM_ARCHS
 from ..errors import CaffemodelError, UsageError
+from ..filekinds import file_safetensors_header
 from .timm_resnet import resnet_arch
 
 SAFETENSORS_FORMATS = ("timm-state-dict", "pytorch-module")
@@ -39,13 +40,6 @@ class WeightSource:
     description: str
     conventions: ConvertOptions | None = None
     metadata: dict[str, str] = field(default_factory=dict)
-
-
-def _is_safetensors(path: Path) -> bool:
-    """safetensors starts with a little-endian u64 header length, then a JSON object."""
-    with path.open("rb") as f:
-        head = f.read(9)
-    return len(head) == 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < (100 << 20)
 
 
 def _recorded(meta: dict[str, str]) -> ConvertOptions | None:
@@ -106,14 +100,7 @@ def _check_model(model: str) -> str:
     """A legacy SENet, or a timm SE ResNet whose structure Caffe expresses exactly (else one line saying why)."""
     if model in TIMM_ARCHS:
         return model
-    try:
-        resnet_arch(model)
-    except UsageError as e:
-        if not str(e).startswith("unknown timm model"):
-            raise
-        raise UsageError(f"unknown timm model {model!r}: export takes timm's legacy SENets "
-                         f"({', '.join(TIMM_MODELS)}), timm's SE ResNets (e.g. seresnet50, seresnext50_32x4d, "
-                         "seresnext26d_32x4d), a timm folder or a senet-proto safetensors file") from None
+    resnet_arch(model)
     return model
 
 
@@ -123,7 +110,7 @@ def from_weights(model: str, weights: str | os.PathLike[str]) -> WeightSource:
     path = Path(weights)
     if not path.is_file():
         raise CaffemodelError(f"{path}: no such file")
-    if _is_safetensors(path):
+    if file_safetensors_header(path) is not None:
         shapes, read, meta = _safetensors(path)
         if meta.get("senet_proto.format") == "pytorch-module":
             return _pytorch_module(path, model)
@@ -181,7 +168,7 @@ def open_source(model: str, weights: str | None) -> WeightSource:
     if path.is_dir():
         return _timm_dir(path, None)
     if path.is_file():
-        if not _is_safetensors(path):
+        if file_safetensors_header(path) is None:
             raise UsageError(f"{path}: not a safetensors file; give a timm model name with --weights FILE")
         shapes, read, meta = _safetensors(path)
         fmt = meta.get("senet_proto.format")

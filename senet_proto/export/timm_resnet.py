@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from ..converters.timm import TimmSlot, resnet_layout, timm_slot
+from ..converters.timm import TIMM_MODELS, TimmSlot, resnet_layout, timm_slot
 from ..errors import UsageError
 from ..generator.template import Template, parse_template
 from ..optional import import_optional
@@ -193,7 +193,9 @@ def resnet_arch(name: str) -> ResNetArch:
     from torch import nn
 
     if not timm.is_model(name):
-        raise UsageError(f"unknown timm model {name!r}")
+        raise UsageError(f"unknown timm model {name!r}: export takes timm's legacy SENets "
+                         f"({', '.join(TIMM_MODELS)}), timm's SE ResNets (e.g. seresnet50, seresnext50_32x4d, "
+                         "seresnext26d_32x4d), a timm folder or a senet-proto safetensors file")
     with torch.device("meta"):  # shapes only
         model = timm.create_model(name, pretrained=False)
     if not isinstance(model, ResNet):
