@@ -64,18 +64,17 @@ def export_pytorch(caffenet: CaffeNet, out: str | os.PathLike[str], options: Con
 
 
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
-    """The metadata of a senet-proto safetensors file (CaffemodelError if it is not one)."""
-    require("safetensors", "torch", what="reading a senet-proto PyTorch file")
-    from safetensors import safe_open
+    """The metadata of a senet-proto safetensors file (CaffemodelError if it is not one); only its header is read
+    (no torch, no safetensors package)."""
+    from ..filekinds import file_safetensors_header
 
     p = Path(path)
     if not p.is_file():
         raise CaffemodelError(f"{p}: no such file")
-    try:
-        with safe_open(str(p), framework="pt") as f:
-            meta = f.metadata() or {}
-    except Exception as e:  # safetensors raises its own SafetensorError / OSError
-        raise CaffemodelError(f"{p}: not a readable safetensors file ({str(e).splitlines()[0]})") from None
+    header = file_safetensors_header(p)
+    if header is None:
+        raise CaffemodelError(f"{p}: not a readable safetensors file")
+    meta = header.get("__metadata__") or {}
     if meta.get("senet_proto.format") != FORMAT:
         raise CaffemodelError(f"{p}: not a senet-proto PyTorch file (no '{FORMAT}' format in its metadata)")
     if meta.get("senet_proto.format_version") != FORMAT_VERSION:
