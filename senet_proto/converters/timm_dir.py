@@ -113,7 +113,10 @@ def export_timm_dir(caffenet: CaffeNet, out: str | os.PathLike[str], options: Co
     cls = classifier_layer(caffenet)
     num_classes = int(caffenet.weights[cls][0].shape[0])
     timm = import_optional("timm", what="--to timm-dir")
-    model: Any = timm.create_model(name, pretrained=False, num_classes=num_classes)
+    import torch
+
+    with torch.device("meta"):  # the structure only: no weights made, none initialised
+        model: Any = timm.create_model(name, pretrained=False, num_classes=num_classes)
     num_features = int(model.num_features)
     cfg = timm_config(caffenet, options, name, num_classes, num_features)
     with atomic_dir(out, force=force) as tmp:
