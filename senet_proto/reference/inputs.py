@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..converters.conventions import BGR_MEAN
 from .jobs import INPUT_STD
-
-BGR_MEAN = (104.0, 117.0, 123.0)
-"""The official release's per-channel input mean (B, G, R)."""
 
 INPUT_KINDS = ("normal", "uniform", "image")
 

@@ -59,6 +59,11 @@ def _marked_packages(root: Path) -> list[str]:
         return []
 
 
+def mark_ready(root: Path) -> None:
+    """Write the marker of a finished root: the suite and every package of PACKAGES (read by ``root_ready``)."""
+    (root / MARKER).write_text(f"{SUITE} {' '.join(PACKAGES)}\n")
+
+
 def root_ready(root: Path | None = None) -> bool:
     """A finished root whose marker lists every package of PACKAGES (an older root lacks the newer ones)."""
     root = root or root_path()
@@ -72,13 +77,13 @@ def _install_missing(root: Path) -> None:
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "DEBIAN_FRONTEND": "noninteractive", "LANG": "C.UTF-8"}
     apt = ["apt-get", "-o", "APT::Sandbox::User=root"]  # without root only one uid is mapped: no _apt user
     for cmd in ([*apt, "update"], [*apt, "install", "-y", "--no-install-recommends", *missing]):
-        proc = subprocess.run([*enter_command(root), *cmd], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True, env=env)
+        proc = _run([*enter_command(root), *cmd], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                    env=env)
         if proc.returncode != 0:
             tail = " | ".join(proc.stdout.strip().splitlines()[-3:])
             raise CaffeReferenceError(f"cannot add {' '.join(missing)} to {root}: {' '.join(cmd)} "
                                       f"failed (exit {proc.returncode}): {tail}")
-    (root / MARKER).write_text(f"{SUITE} {' '.join(PACKAGES)}\n")
+    mark_ready(root)
 
 
 def _apt_sources() -> list[str]:
@@ -334,7 +339,7 @@ def ensure_root(root: Path | None = None) -> Path:
                          stderr=subprocess.PIPE, text=True, env={**os.environ, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
             if check.returncode != 0:
                 raise CaffeReferenceError(f"the new root cannot import caffe: {check.stderr.strip()[-300:]}")
-            (tmp / MARKER).write_text(f"{SUITE} {' '.join(PACKAGES)}\n")
+            mark_ready(tmp)
             _rmtree(root)
             tmp.rename(root)
         except BaseException:
