@@ -122,8 +122,7 @@ def build_net(t: Template, opts: GenerateOptions) -> caffe_pb2.NetParameter:
     return b.net
 
 
-def build_solver(net_path: str, opts: GenerateOptions, *, weights: str | None = None,
-                 snapshot_prefix: str | None = None) -> caffe_pb2.SolverParameter:
+def build_solver(net_path: str, opts: GenerateOptions, *, weights: str | None = None) -> caffe_pb2.SolverParameter:
     """SGD as in the paper: momentum 0.9, weight decay 1e-4, lr 0.1 per 256 images of effective batch (a tenth
     of that when fine-tuning from ``weights``), stepped x0.1 every 30% of the run (30 of 100 epochs).
 
@@ -157,7 +156,7 @@ def build_solver(net_path: str, opts: GenerateOptions, *, weights: str | None = 
     if opts.total_epochs >= 10:  # ten snapshots a run; a shorter run only its final one (snapshot_after_train)
         s.snapshot = epoch * (opts.total_epochs // 10)
     # default: snapshots/<net file's name without suffix>_iter_N.caffemodel (the caller creates the folder)
-    s.snapshot_prefix = snapshot_prefix or f"snapshots/{PurePosixPath(net_path).name.split('.')[0] or 'net'}"
+    s.snapshot_prefix = f"snapshots/{PurePosixPath(net_path).name.split('.')[0] or 'net'}"
     s.solver_mode = caffe_pb2.SolverParameter.SolverMode.Value(opts.solver_mode.upper())
     if opts.seed is not None:
         s.random_seed = opts.seed
