@@ -150,10 +150,6 @@ def check_blobs(layer: caffe_pb2.LayerParameter, blobs: list[np.ndarray], legacy
                 f"{where}: blob {i} has shape {tuple(arr.shape)} in the caffemodel, the prototxt needs {_fmt(exp)}"
             )
         out.append(arr)
-    if layer.type == "BatchNorm" and out[0].shape != out[1].shape:
-        raise CaffemodelError(f"{where}: mean shape {out[0].shape} differs from variance shape {out[1].shape}")
-    if layer.type in ("Scale", "Bias") and len(out) == 2 and out[0].shape != out[1].shape:
-        raise CaffemodelError(f"{where}: scale shape {out[0].shape} differs from bias shape {out[1].shape}")
     if layer.type == "Convolution" and out[0].ndim >= 3:
         group = layer.convolution_param.group or 1
         if layer.convolution_param.num_output % group:
