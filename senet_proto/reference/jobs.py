@@ -6,9 +6,8 @@ Data crosses into the job directory (``backend.job_dir``) as prototxt text, .npy
 
 from __future__ import annotations
 
-import itertools
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import numpy as np
 from ..caffe import caffe_pb2, read_prototxt
 from ..caffe.io import NetLike
 from ..errors import CaffemodelError, CaffeReferenceError
-from ..progress import progress
+from ..progress import progress_bar
 from . import netprep
 from .backend import Job
 
@@ -46,16 +45,16 @@ def add_weights(job: Job, spec: dict[str, Any], weights: Path | None) -> None:
 
 
 def progress_callback(desc: str) -> tuple[Callable[[int, int], None], Callable[[], None]]:
-    """A callback driving a progress bar, and a function that closes the bar."""
+    """A callback ``(done, total)`` driving a progress bar (made at the first call, when the total is known), and
+    a function that closes the bar."""
     state: dict[str, Any] = {"bar": None, "done": 0}
 
     def update(done: int, total: int) -> None:
         if state["bar"] is None:
-            state["bar"] = progress(itertools.count(), desc, total=total)
-        bar: Iterator[int] = state["bar"]
-        while state["done"] < done:
-            next(bar)
-            state["done"] += 1
+            state["bar"] = progress_bar(total, desc)
+        if done > state["done"]:
+            state["bar"].update(done - state["done"])
+            state["done"] = done
 
     def close() -> None:
         if state["bar"] is not None:
