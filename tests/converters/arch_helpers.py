@@ -20,11 +20,6 @@ def scores_blob(net: caffe_pb2.NetParameter) -> str:
     return next(str(ly.bottom[0]) for ly in net.layer if ly.type == "Softmax")
 
 
-def rel_err(ours: np.ndarray, ref: np.ndarray) -> float:
-    scale = float(np.abs(ref).max())
-    return float(np.abs(ours - ref).max()) / (scale if scale > 0 else 1.0)
-
-
 def random_input(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
     return (np.random.default_rng(seed).standard_normal(shape) * 50).astype(np.float32)
 
@@ -53,15 +48,15 @@ def check_all_blobs(caffe: dict[str, np.ndarray], ours: dict[str, np.ndarray], s
                     net, record, what: str = "") -> None:
     """Every blob judged as ``verify`` does: Caffe and ours each within float32 rounding of the float64 run;
     a failure names the first blob (Caffe's order) that is not."""
-    worst, worst_name, before = 0.0, "", 0.0
+    judged: dict[str, Rounding] = {}
+    before = 0.0
     for name, ref in caffe.items():
         assert name in ours, f"blob {name} missing from the module's blobs"
-        before = check_scores(ref, ours[name], shadow[name], f"{what}blob {name}", before).drift
-        err = rel_err(ours[name], ref)
-        if err > worst:
-            worst, worst_name = err, name
-    scores = scores_blob(net)
-    r = rounding(caffe[scores], ours[scores], shadow[scores])
+        judged[name] = check_scores(ref, ours[name], shadow[name], f"{what}blob {name}", before)
+        before = judged[name].drift
+    worst_name = max(judged, key=lambda n: judged[n].ours_vs_caffe)
+    worst = judged[worst_name].ours_vs_caffe
+    r = judged[scores_blob(net)]
     record(f"{what}worst_blob", f"{worst_name} {worst:.3g}")
     record(f"{what}scores_rel", f"{r.ours_vs_caffe:.3g}")
     record(f"{what}scores_caffe_rounding", f"{r.caffe_err:.3g}")
