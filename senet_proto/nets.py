@@ -13,15 +13,20 @@ from .errors import PrototxtError
 
 
 def read_net_file(path: str | Path) -> tuple[caffe_pb2.NetParameter, str]:
-    """A net file, parsed, and its prototxt text: a prototxt, or the net a senet-proto PyTorch file
-    (``convert --to pytorch``) embeds. Any other kind of file is refused saying what it looks like."""
+    """A net file, parsed and checked like Caffe checks a net (known bottoms, one producer per blob, sane input
+    shapes; a legacy V1 net is checked once upgraded), and its prototxt text: a prototxt, or the net a senet-proto
+    PyTorch file (``convert --to pytorch``) embeds. Any other kind of file is refused saying what it looks like."""
     from .converters.pytorch_io import embedded_prototxt
 
     embedded = embedded_prototxt(path)
     if embedded is not None:
-        return parse_prototxt(embedded, source=f"{path} (its embedded net)"), embedded
-    data = read_bytes(path, "prototxt", PrototxtError)
-    return parse_prototxt(data, source=str(path)), data.decode("utf-8")  # parse_prototxt checked it is UTF-8
+        net, text = parse_prototxt(embedded, source=f"{path} (its embedded net)"), embedded
+    else:
+        data = read_bytes(path, "prototxt", PrototxtError)
+        net, text = parse_prototxt(data, source=str(path)), data.decode("utf-8")  # parse_prototxt checked UTF-8
+    if len(net.layer) or not len(net.layers):
+        check_graph(net)
+    return net, text
 
 
 def resolve_net(spec: str | Path) -> caffe_pb2.NetParameter:
@@ -37,8 +42,6 @@ def resolve_net(spec: str | Path) -> caffe_pb2.NetParameter:
         known = ", ".join(sorted(ARCHITECTURES))
         raise PrototxtError(f"{spec}: neither a known architecture ({known}) nor an existing file")
     net, _ = read_net_file(path)
-    if len(net.layer) or not len(net.layers):
-        check_graph(net)
     return net
 
 

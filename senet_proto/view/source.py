@@ -9,7 +9,6 @@ from pathlib import Path
 from ..caffe import caffe_pb2, format_prototxt
 from ..caffe.io import HEADER
 from ..caffe.python_axpy import read_python_axpy
-from ..caffe.validate import check_graph
 
 
 @dataclass(frozen=True)
@@ -33,7 +32,6 @@ def load_source(spec: str) -> NetSource:
     if path.is_file() and not _is_arch(spec):
         net, text = read_net_file(path)  # a prototxt, or the net a senet-proto PyTorch file embeds
         if len(net.layer) or not len(net.layers):
-            check_graph(net)  # Caffe's own structural rules: known bottoms, one producer, sane shapes
             read_python_axpy(net)  # the text is shown as written; the net's Python Axpy layers are Axpy
         name = path.name if path.suffix.lower() == ".prototxt" else f"{path.stem}.prototxt"
         return NetSource(net, text, _safe_name(name), True)
