@@ -7,7 +7,6 @@ so ``senet-proto list`` does not pay for torch.
 
 from __future__ import annotations
 
-import importlib
 import sys
 from typing import Any
 
@@ -16,7 +15,7 @@ import click
 from .. import __version__
 from ..errors import SenetProtoError
 from ..interrupts import Terminated, terminate_as_exception
-from ..optional import translate
+from ..optional import import_optional
 
 COMMANDS: dict[str, str] = {
     "list": "senet_proto.cli.generate:list_cmd",
@@ -85,13 +84,7 @@ class LazyGroup(click.Group):
         if target is None:
             return None
         module, attr = target.split(":")
-        try:
-            cmd = getattr(importlib.import_module(module), attr)
-        except ModuleNotFoundError as e:
-            err = translate(e, cmd_name)
-            if err is None:
-                raise
-            raise err from None
+        cmd = getattr(import_optional(module, what=cmd_name), attr)
         assert isinstance(cmd, click.Command)
         return cmd
 
