@@ -132,6 +132,25 @@ def _strip_layer(buf: memoryview, start: int, end: int, blob_field: int,
     return bytes(kept)
 
 
+def _stripped_net(buf: memoryview, size: int) -> tuple[caffe_pb2.NetParameter, dict[tuple[int, int], list]]:
+    """The net with its layers' blob data stripped, and where each layer's blobs lie in ``buf``."""
+    stripped = bytearray()
+    views: dict[tuple[int, int], list[tuple[int, int] | None]] = {}
+    counters = dict.fromkeys(LAYER_FIELDS, 0)
+    for number, wire, vs, ve, ts in wire_fields(buf, 0, size):
+        if number in LAYER_FIELDS and wire == LEN:
+            key = (number, counters[number])
+            counters[number] += 1
+            views[key] = []
+            layer = _strip_layer(buf, vs, ve, LAYER_FIELDS[number], views[key])
+            stripped += encode_varint((number << 3) | LEN) + encode_varint(len(layer)) + layer
+        else:
+            stripped += buf[ts:ve]
+    net = caffe_pb2.NetParameter()
+    net.ParseFromString(bytes(stripped))
+    return net, views
+
+
 def read_fast(path: str | os.PathLike[str]) -> FastModel:
     """Read a caffemodel with blob data as views of the memory-mapped file (plain path for unusual files)."""
     p = Path(path)
@@ -150,44 +169,26 @@ def read_fast(path: str | os.PathLike[str]) -> FastModel:
         mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)  # private: arrays are writable, file untouched
     buf = memoryview(mm)
     try:
-        stripped = bytearray()
-        views: dict[tuple[int, int], list[tuple[int, int] | None]] = {}
-        counters = dict.fromkeys(LAYER_FIELDS, 0)
-        for number, wire, vs, ve, ts in wire_fields(buf, 0, size):
-            if number in LAYER_FIELDS and wire == LEN:
-                key = (number, counters[number])
-                counters[number] += 1
-                views[key] = []
-                layer = _strip_layer(buf, vs, ve, LAYER_FIELDS[number], views[key])
-                stripped += encode_varint((number << 3) | LEN) + encode_varint(len(layer)) + layer
-            else:
-                stripped += buf[ts:ve]
-        net = caffe_pb2.NetParameter()
-        net.ParseFromString(bytes(stripped))
-    except _Fallback:
+        net, views = _stripped_net(buf, size)
+    except BaseException as e:
         buf.release()
         mm.close()
-        from .io import read_caffemodel_proto
+        if isinstance(e, _Fallback):
+            from .io import read_caffemodel_proto
 
-        return FastModel(net=read_caffemodel_proto(p))
-    except CaffemodelError as e:
-        buf.release()
-        mm.close()
-        raise not_a_caffemodel(p) or CaffemodelError(f"{p}: not a valid caffemodel ({e})") from None
-    except Exception as e:  # protobuf's DecodeError and friends on the stripped message
-        buf.release()
-        mm.close()
-        raise not_a_caffemodel(p) or CaffemodelError(f"{p}: not a valid caffemodel (protobuf decode failed: {e})") \
-            from None
+            return FastModel(net=read_caffemodel_proto(p))
+        if not isinstance(e, Exception):
+            raise
+        detail = e if isinstance(e, CaffemodelError) else f"protobuf decode failed: {e}"  # DecodeError and friends
+        raise not_a_caffemodel(p) or CaffemodelError(f"{p}: not a valid caffemodel ({detail})") from None
+    buf.release()
     if not len(net.layer) and not len(net.layers) and (other := not_a_caffemodel(p)):
-        buf.release()
         mm.close()
         raise other
     arrays = {
         key: [None if v is None else np.frombuffer(mm, dtype="<f4", count=v[1] // 4, offset=v[0]) for v in vs]
         for key, vs in views.items()
     }
-    buf.release()
     return FastModel(net=net, arrays=arrays, mapping=mm)
 
 
