@@ -311,13 +311,6 @@ def ensure_root(root: Path | None = None) -> Path:
     if root_ready(root):
         return root
     rootless = os.geteuid() != 0
-    if rootless:
-        problem = rootless_create_problem()
-        if problem:
-            raise CaffeReferenceError(
-                f"the Caffe reference root {root} does not exist (or lacks packages) and cannot be made without root "
-                f"here: {problem} "
-                "(or run once as root, or set SENET_PROTO_CAFFE_ROOT to an existing root)")
     root.parent.mkdir(parents=True, exist_ok=True)
     lock_path = root.parent / f".{root.name}.lock"
     with open(lock_path, "w") as lock, terminate_as_exception():
@@ -325,8 +318,13 @@ def ensure_root(root: Path | None = None) -> Path:
         if root_ready(root):
             return root
         if (root / MARKER).is_file() and (root / "usr/bin/python3").exists():
-            _install_missing(root)
+            _install_missing(root)  # needs only to enter the root (enter_command says what is missing)
             return root
+        problem = rootless_create_problem() if rootless else None
+        if problem:
+            raise CaffeReferenceError(
+                f"the Caffe reference root {root} does not exist and cannot be made without root here: {problem} "
+                "(or run once as root, or set SENET_PROTO_CAFFE_ROOT to an existing root)")
         mirror = debian_mirror()
         tmp = root.parent / f".{root.name}.partial"
         _rmtree(tmp)
