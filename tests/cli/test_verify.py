@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from tiny_nets import conv3x3, input_net
 
-from senet_proto.caffe import format_prototxt
+from senet_proto.caffe import caffe_pb2, format_prototxt
 from senet_proto.cli import main
 from senet_proto.generator import GenerateOptions, generate
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "reference"))
+from caffe_nets import conv, input_layer
 
 
 @pytest.fixture(scope="module")
@@ -169,9 +172,10 @@ def test_an_input_overwritten_in_place_is_compared(caffe_root, tmp_path: Path) -
     """A ReLU in place on the net's input: Caffe's 'data' then holds the ReLU's output, and so must ours."""
     from senet_proto.reference import cached_weights
 
-    net = input_net("tiny", [2, 3, 8, 8])
+    net = caffe_pb2.NetParameter(name="tiny")
+    input_layer(net, "data", [2, 3, 8, 8])
     net.layer.add(name="relu", type="ReLU", bottom=["data"], top=["data"])
-    conv3x3(net, "conv", "data", 4)
+    conv(net, "conv", "data", "conv", 4, 3)
     proto = tmp_path / "tiny.prototxt"
     proto.write_text(format_prototxt(net))
     result = CliRunner().invoke(main, ["verify", str(proto), str(cached_weights(net, seed=0))])

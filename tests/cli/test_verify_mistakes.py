@@ -9,18 +9,21 @@ only some by more than rounding, a BatchNorm's top).
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from tiny_nets import conv3x3, input_net
 
 from senet_proto.caffe import caffe_pb2, format_prototxt
 from senet_proto.cli import main
 from senet_proto.generator import GenerateOptions, generate
 from senet_proto.reference.inputs import INPUT_KINDS
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "reference"))
+from caffe_nets import conv, input_layer
 
 
 @pytest.fixture(scope="module")
@@ -129,12 +132,13 @@ def test_a_scale_axis_off_by_one_fails_at_the_scale(caffe_root, monkeypatch, tmp
     from senet_proto.converters.layers.norm import Scale
     from senet_proto.reference import cached_weights
 
-    net = input_net("scaled", [1, 3, 10, 10])
-    conv3x3(net, "conv", "data", 4)
+    net = caffe_pb2.NetParameter(name="scaled")
+    input_layer(net, "data", [1, 3, 10, 10])
+    conv(net, "conv", "data", "conv", 4, 3)
     sc = net.layer.add(name="scale", type="Scale", bottom=["conv"], top=["scaled"])
     sc.scale_param.bias_term = True
     net.layer.add(name="relu", type="ReLU", bottom=["scaled"], top=["scaled"])
-    conv3x3(net, "conv2", "scaled", 2)
+    conv(net, "conv2", "scaled", "conv2", 2, 3)
     proto = tmp_path / "scaled.prototxt"
     proto.write_text(format_prototxt(net))
     weights = cached_weights(net, seed=0)
