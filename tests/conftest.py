@@ -32,3 +32,27 @@ def caffe_root() -> Path:
         return ensure_root()
     except SenetProtoError as e:
         pytest.fail(f"the real-Caffe reference is unavailable: {e}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def reference(caffe_root):
+    """``senet_proto.reference`` once the Caffe root is ready (tests using it are marked ``caffe``)."""
+    from senet_proto import reference
+
+    return reference
+
+
+@pytest.fixture(scope="session")
+def arch_weights(reference):
+    """arch -> (default net, path of its Caffe-made weights)."""
+    from senet_proto.generator import generate
+
+    cache: dict[str, tuple[object, object]] = {}
+
+    def get(arch: str):
+        if arch not in cache:
+            net = generate(arch)
+            cache[arch] = (net, reference.cached_weights(net, seed=0))
+        return cache[arch]
+
+    return get

@@ -1,4 +1,4 @@
-"""Fixtures of the export tests: timm legacy SENets with random, calibrated weights, saved once per session."""
+"""Fixtures of the export tests: timm SENets with random, calibrated weights (the last model kept in memory)."""
 
 from __future__ import annotations
 
@@ -46,20 +46,3 @@ def timm_weights() -> Callable[[str, Path], tuple[object, Path]]:
         return model, path
 
     return get
-
-
-@pytest.fixture(scope="session")
-def reference(caffe_root):
-    """``senet_proto.reference`` once the Caffe root is ready (tests using it are marked ``caffe``)."""
-    from senet_proto import reference
-
-    return reference
-
-
-@pytest.fixture(scope="session")
-def release_weights(reference):
-    """SE-ResNet-50 (the generator's default net) and its Caffe-made weights (the shared on-disk cache)."""
-    from senet_proto.generator import generate
-
-    net = generate("se-resnet-50")
-    return net, reference.cached_weights(net, seed=0)

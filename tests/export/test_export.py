@@ -148,9 +148,9 @@ def _converted(net, weights, tmp_path: Path, kind: str, conventions: tuple[str, 
     ("pytorch", ("--input", "rgb255", "--class-order", "imagenet")),
     ("timm-dir", ()),
 ])
-def test_caffemodel_to_pytorch_and_back_gives_the_same_blobs(release_weights, tmp_path, kind, conventions) -> None:
+def test_caffemodel_to_pytorch_and_back_gives_the_same_blobs(arch_weights, tmp_path, kind, conventions) -> None:
     """convert, then export with the defaults: the release's blobs and conventions, whatever the file records."""
-    net, weights = release_weights
+    net, weights = arch_weights("se-resnet-50")  # the release's default net and Caffe-made weights
     out_proto, out_model = export(tmp_path, str(_converted(net, weights, tmp_path, kind, conventions)))
     original, back = _blobs(net, weights), _blobs(out_proto, out_model)
     assert set(back) == set(original)
@@ -161,9 +161,9 @@ def test_caffemodel_to_pytorch_and_back_gives_the_same_blobs(release_weights, tm
     assert "# input: bgr255" in out_proto.read_text().splitlines()[1]
 
 
-def test_recorded_conventions_can_be_kept(release_weights, tmp_path) -> None:
+def test_recorded_conventions_can_be_kept(arch_weights, tmp_path) -> None:
     """--input rgb255 --class-order imagenet on export of a file that records them changes nothing."""
-    _, weights = release_weights
+    _, weights = arch_weights("se-resnet-50")  # the release's default net and Caffe-made weights
     timm_file = tmp_path / "timm.safetensors"
     CliRunner().invoke(main, ["convert", "se-resnet-50", str(weights), "--to", "timm", "-o", str(timm_file),
                               "--input", "rgb255", "--class-order", "imagenet"])
@@ -178,8 +178,8 @@ def test_recorded_conventions_can_be_kept(release_weights, tmp_path) -> None:
     assert "rgb255" in header and "imagenet" in header
 
 
-def test_a_pytorch_file_with_folded_batchnorm_is_refused(release_weights, tmp_path) -> None:
-    net, weights = release_weights
+def test_a_pytorch_file_with_folded_batchnorm_is_refused(arch_weights, tmp_path) -> None:
+    net, weights = arch_weights("se-resnet-50")  # the release's default net and Caffe-made weights
     from senet_proto.caffe import format_prototxt
 
     (tmp_path / "net.prototxt").write_text(format_prototxt(net))
